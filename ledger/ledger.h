@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,11 @@ class Ledger {
   // Stops early and returns fn's status if it is not OK.
   Status ScanEntries(uint64_t begin, uint64_t end,
                      const std::function<Status(uint64_t, std::string_view)>& fn) const;
+
+  // Like ScanEntries, and also passes the stored subtree hashes of each row
+  // (docs/ledger-format.md §5); for the verifier.
+  Status ScanStored(uint64_t begin, uint64_t end,
+                    const std::function<Status(uint64_t seq, std::string_view entry, std::string_view hashes)>& fn) const;
 
   // RFC 6962 root of the first `size` entries. REQUIRES size <= Size().
   Result<Hash> RootAt(uint64_t size) const;

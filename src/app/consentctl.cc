@@ -1,0 +1,317 @@
+// consentctl: the command-line tool of consentd (docs/cli.md).
+//
+// Exit codes: 0 success; 1 verification failed (the ledger or file is bad);
+// 2 usage or input error; 3 operational error (I/O, missing data directory).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "ledger/exporter.h"
+#include "ledger/ledger.h"
+#include "ledger/verifier.h"
+#include "src/app/data_dir.h"
+#include "src/base/bytes.h"
+
+namespace consentd::app {
+namespace {
+
+constexpr int kExitVerifyFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitError = 3;
+
+int Fail(const Status& s) {
+  std::cerr << "consentctl: " << s.ToString() << "\n";
+  return s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitError;
+}
+
+// Progress on a terminal only; a pipe or file gets just the summary.
+std::function<void(uint64_t, uint64_t)> TerminalProgress(const char* verb) {
+  if (!::isatty(STDERR_FILENO)) return nullptr;
+  return [verb](uint64_t done, uint64_t total) {
+    if (total > 0) {
+      std::fprintf(stderr, "\r%s %llu/%llu entries (%3.0f%%)", verb, static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total), 100.0 * static_cast<double>(done) / static_cast<double>(total));
+    } else {
+      std::fprintf(stderr, "\r%s %llu entries", verb, static_cast<unsigned long long>(done));
+    }
+    if (done == total) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  };
+}
+
+Result<std::string> ReadTrimmedKey(const std::string& arg) {
+  // A verifier key is given inline or as a file holding it.
+  if (arg.find('+') != std::string::npos) return arg;
+  Result<std::string> text = ReadFile(arg);
+  if (!text.ok()) return text.status();
+  std::string k = *text;
+  while (!k.empty() && (k.back() == '\n' || k.back() == '\r' || k.back() == ' ')) k.pop_back();
+  return k;
+}
+
+struct Context {
+  std::string data_dir;
+  std::string key_dir;
+  std::string origin;
+  std::string kind = "demo.note";
+  std::string payload;
+  int count = 1;
+  std::string checkpoint_file;
+  std::string verifier_key;
+  std::string export_file;
+  std::string out;
+  bool no_sign = false;
+  std::optional<uint64_t> index;
+  std::optional<uint64_t> size;
+  std::vector<uint64_t> consistency;
+};
+
+int CmdInit(const Context& c) {
+  Result<DataDir> d = DataDir::Init(c.data_dir, c.key_dir, c.origin);
+  if (!d.ok()) return Fail(d.status());
+  Result<ledger::Signer> signer = d->LoadSigner();
+  if (!signer.ok()) return Fail(signer.status());
+  std::cerr << "initialized " << d->data_dir << " (keys in " << d->key_dir << ")\n";
+  std::cout << signer->verifier_key_string() << "\n";
+  return 0;
+}
+
+// Opens the data dir; with the signer when it can be read.
+struct Opened {
+  DataDir dir;
+  std::unique_ptr<ledger::Signer> signer;  // stable address: the ledger keeps a pointer
+  std::unique_ptr<ledger::Ledger> ledger;
+};
+
+Result<Opened> OpenDataDir(const std::string& data_dir, bool read_only, bool need_signer) {
+  Result<DataDir> d = DataDir::Load(data_dir);
+  if (!d.ok()) return d.status();
+  Opened o{*d, nullptr, nullptr};
+  Result<ledger::Signer> s = d->LoadSigner();
+  if (s.ok()) {
+    o.signer = std::make_unique<ledger::Signer>(std::move(*s));
+  } else if (need_signer) {
+    return s.status();
+  }
+  Result<std::unique_ptr<ledger::Ledger>> l = d->OpenLedger(read_only, o.signer.get());
+  if (!l.ok()) return l.status();
+  o.ledger = std::move(*l);
+  return o;
+}
+
+int CmdAppend(const Context& c) {
+  Result<Opened> o = OpenDataDir(c.data_dir, false, false);
+  if (!o.ok()) return Fail(o.status());
+  for (int i = 0; i < c.count; ++i) {
+    Result<std::vector<ledger::AppendedEntry>> r = o->ledger->Append({{c.kind, c.payload}});
+    if (!r.ok()) return Fail(r.status());
+    std::cout << (*r)[0].seq << "\n";
+  }
+  return 0;
+}
+
+Result<std::vector<ledger::VerifierKey>> VerifierKeys(const Context& c, const Opened* o) {
+  std::vector<ledger::VerifierKey> keys;
+  if (!c.verifier_key.empty()) {
+    Result<std::string> text = ReadTrimmedKey(c.verifier_key);
+    if (!text.ok()) return text.status();
+    Result<ledger::VerifierKey> k = ledger::ParseVerifierKey(*text);
+    if (!k.ok()) return k.status();
+    keys.push_back(*k);
+  } else if (o && o->signer) {
+    keys.push_back(o->signer->verifier_key());
+  } else {
+    return Status::InvalidArgument("--verifier-key is required");
+  }
+  return keys;
+}
+
+int CmdVerify(const Context& c) {
+  ledger::VerifyOptions opts;
+  if (!c.checkpoint_file.empty()) {
+    Result<std::string> note = ReadFile(c.checkpoint_file);
+    if (!note.ok()) return Fail(note.status());
+    opts.trusted_checkpoints.push_back(*note);
+  }
+  ledger::VerifyReport report;
+  if (!c.export_file.empty()) {
+    Result<std::vector<ledger::VerifierKey>> keys = VerifierKeys(c, nullptr);
+    if (!keys.ok()) return Fail(keys.status());
+    opts.keys = *keys;
+    std::vector<std::string> notes;
+    Result<std::string> side = ReadFile(c.export_file + ".checkpoint");
+    if (side.ok()) notes.push_back(*side);
+    opts.progress = TerminalProgress("verified");
+    report = ledger::VerifyExport(c.export_file, notes, opts);
+  } else {
+    Result<Opened> o = OpenDataDir(c.data_dir, true, false);
+    if (!o.ok()) return Fail(o.status());
+    Result<std::vector<ledger::VerifierKey>> keys = VerifierKeys(c, &*o);
+    if (!keys.ok()) return Fail(keys.status());
+    opts.keys = *keys;
+    opts.progress = TerminalProgress("verified");
+    report = ledger::VerifyLedger(*o->ledger, opts);
+  }
+  std::cout << report.Summary() << "\n";
+  return report.ok ? 0 : kExitVerifyFailed;
+}
+
+// Signs a checkpoint if the tree grew and the key is here; returns the latest.
+Result<ledger::StoredCheckpoint> CurrentCheckpoint(Opened& o, bool sign) {
+  if (sign && o.signer) return o.ledger->SignCheckpoint();
+  return o.ledger->LatestCheckpoint();
+}
+
+int CmdExport(const Context& c) {
+  Result<Opened> o = OpenDataDir(c.data_dir, false, false);
+  if (!o.ok()) return Fail(o.status());
+  Result<ledger::StoredCheckpoint> cp = CurrentCheckpoint(*o, !c.no_sign);
+  if (!cp.ok()) return Fail(cp.status());
+  std::string tmp = c.out + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) return Fail(Status::IOError("cannot create " + tmp));
+  Status s = ledger::ExportEntries(*o->ledger, cp->checkpoint.size, f, TerminalProgress("exported"));
+  if (std::fclose(f) != 0 && s.ok()) s = Status::IOError("cannot close " + tmp);
+  if (s.ok() && std::rename(tmp.c_str(), c.out.c_str()) != 0) s = Status::IOError("cannot rename " + tmp);
+  if (s.ok()) s = WriteFileAtomic(c.out + ".checkpoint", cp->signed_note, 0644);
+  if (!s.ok()) {
+    std::remove(tmp.c_str());
+    return Fail(s);
+  }
+  std::cout << "exported " << cp->checkpoint.size << " entries to " << c.out << " (checkpoint in " << c.out
+            << ".checkpoint)\n";
+  return 0;
+}
+
+int CmdCheckpoint(const Context& c) {
+  Result<Opened> o = OpenDataDir(c.data_dir, false, false);
+  if (!o.ok()) return Fail(o.status());
+  Result<ledger::StoredCheckpoint> cp = CurrentCheckpoint(*o, !c.no_sign);
+  if (!cp.ok()) return Fail(cp.status());
+  std::cout << cp->signed_note;
+  return 0;
+}
+
+int CmdVerifierKey(const Context& c) {
+  Result<DataDir> d = DataDir::Load(c.data_dir);
+  if (!d.ok()) return Fail(d.status());
+  Result<ledger::Signer> s = d->LoadSigner();
+  if (!s.ok()) return Fail(s.status());
+  std::cout << s->verifier_key_string() << "\n";
+  return 0;
+}
+
+int CmdProve(const Context& c) {
+  Result<Opened> o = OpenDataDir(c.data_dir, true, false);
+  if (!o.ok()) return Fail(o.status());
+  // Proofs only against signed sizes: anything else could not be checked
+  // against a checkpoint by the reader.
+  auto require_signed = [&](uint64_t size) -> Status {
+    Result<ledger::StoredCheckpoint> cp = o->ledger->CheckpointAt(size);
+    if (!cp.ok()) return Status::InvalidArgument("size " + std::to_string(size) + " has no signed checkpoint");
+    return Status::Ok();
+  };
+  Result<std::vector<Hash>> proof = Status::Internal("unset");
+  if (!c.consistency.empty()) {
+    if (c.consistency.size() != 2) return Fail(Status::InvalidArgument("--consistency takes M N"));
+    for (uint64_t s : c.consistency) {
+      Status st = require_signed(s);
+      if (!st.ok()) return Fail(st);
+    }
+    proof = o->ledger->ConsistencyProof(c.consistency[0], c.consistency[1]);
+  } else if (c.index) {
+    uint64_t size;
+    if (c.size) {
+      size = *c.size;
+      Status st = require_signed(size);
+      if (!st.ok()) return Fail(st);
+    } else {
+      Result<ledger::StoredCheckpoint> cp = o->ledger->LatestCheckpoint();
+      if (!cp.ok()) return Fail(cp.status());
+      size = cp->checkpoint.size;
+    }
+    std::cerr << "inclusion proof of entry " << *c.index << " in the tree of size " << size << "\n";
+    proof = o->ledger->InclusionProof(*c.index, size);
+  } else {
+    return Fail(Status::InvalidArgument("give --index I [--size N] or --consistency M N"));
+  }
+  if (!proof.ok()) return Fail(proof.status());
+  for (const Hash& h : *proof) std::cout << Base64Encode(AsBytes(h)) << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace consentd::app
+
+int main(int argc, char** argv) {
+  using namespace consentd::app;
+  ::umask(077);  // the data directory holds secrets-adjacent data: owner only
+  CLI::App app{"consentctl: operate a consentd data directory and verify its ledger"};
+  app.require_subcommand(1);
+  Context c;
+  int rc = 0;
+
+  auto* init = app.add_subcommand("init", "create a data directory, its key directory and ledger");
+  init->add_option("--data-dir", c.data_dir, "data directory to create")->required();
+  init->add_option("--key-dir", c.key_dir, "key directory (default: <data-dir>.keys)");
+  init->add_option("--origin", c.origin, "ledger origin, e.g. example.com/consent-ledger");
+  init->callback([&] { rc = CmdInit(c); });
+
+  auto* ledger_cmd = app.add_subcommand("ledger", "inspect, verify, export and prove the ledger");
+  ledger_cmd->require_subcommand(1);
+
+  auto* append = ledger_cmd->add_subcommand("append", "append an entry (for demos and tests)");
+  append->add_option("--data-dir", c.data_dir)->required();
+  append->add_option("--kind", c.kind, "entry kind, [a-z0-9._:-]{1,64}");
+  append->add_option("--payload", c.payload, "payload: one JSON object")->required();
+  append->add_option("--count", c.count, "append this many copies")->check(CLI::Range(1, 10000000));
+  append->callback([&] { rc = CmdAppend(c); });
+
+  auto* verify = ledger_cmd->add_subcommand("verify", "verify every entry, the chain, the tree and checkpoints");
+  verify->add_option("--data-dir", c.data_dir, "verify this data directory's ledger");
+  verify->add_option("--export", c.export_file, "verify an export file instead (with FILE.checkpoint)");
+  verify->add_option("--checkpoint", c.checkpoint_file, "a signed checkpoint saved earlier that the ledger must extend");
+  verify->add_option("--verifier-key", c.verifier_key, "verifier key, or a file holding it");
+  verify->callback([&] {
+    if (c.data_dir.empty() == c.export_file.empty()) {
+      std::cerr << "consentctl: give exactly one of --data-dir and --export\n";
+      rc = 2;
+      return;
+    }
+    rc = CmdVerify(c);
+  });
+
+  auto* exp = ledger_cmd->add_subcommand("export", "write entries as JSON Lines, exactly as hashed");
+  exp->add_option("--data-dir", c.data_dir)->required();
+  exp->add_option("--out", c.out, "output file; FILE.checkpoint gets the covering checkpoint")->required();
+  exp->add_flag("--no-sign", c.no_sign, "export up to the latest checkpoint instead of signing a new one");
+  exp->callback([&] { rc = CmdExport(c); });
+
+  auto* cp = ledger_cmd->add_subcommand("checkpoint", "print the latest signed checkpoint (signing one if the tree grew)");
+  cp->add_option("--data-dir", c.data_dir)->required();
+  cp->add_flag("--no-sign", c.no_sign, "only print the latest stored checkpoint");
+  cp->callback([&] { rc = CmdCheckpoint(c); });
+
+  auto* vk = ledger_cmd->add_subcommand("verifier-key", "print the checkpoint verifier key");
+  vk->add_option("--data-dir", c.data_dir)->required();
+  vk->callback([&] { rc = CmdVerifierKey(c); });
+
+  auto* prove = ledger_cmd->add_subcommand("prove", "print an inclusion or consistency proof (base64, one per line)");
+  prove->add_option("--data-dir", c.data_dir)->required();
+  prove->add_option("--index", c.index, "entry index for an inclusion proof");
+  prove->add_option("--size", c.size, "tree size (a signed size; default: the latest checkpoint)");
+  prove->add_option("--consistency", c.consistency, "M N: consistency proof between two signed sizes")->expected(2);
+  prove->callback([&] { rc = CmdProve(c); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  return rc;
+}

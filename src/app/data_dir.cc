@@ -1,0 +1,161 @@
+#include "src/app/data_dir.h"
+
+#include "src/base/bytes.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace consentd::app {
+namespace {
+
+Status MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::IOError("cannot create directory " + path + ": " + std::strerror(errno));
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return Status::IOError(path + " is not a directory");
+  if (::chmod(path.c_str(), 0700) != 0) return Status::IOError("cannot chmod " + path);
+  return Status::Ok();
+}
+
+std::string Absolute(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return p;
+  char buf[4096];
+  if (!::getcwd(buf, sizeof buf)) return p;
+  return std::string(buf) + "/" + p;
+}
+
+std::string StripSlash(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+}  // namespace
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view contents, unsigned mode) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Status::IOError("cannot create " + tmp + ": " + std::strerror(errno));
+  size_t off = 0;
+  while (off < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      return Status::IOError("cannot write " + tmp + ": " + std::strerror(errno));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
+    ::close(fd);
+    return Status::IOError("cannot sync " + tmp);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::IOError("cannot rename " + tmp);
+  return Status::Ok();
+}
+
+Result<DataDir> DataDir::Init(const std::string& data_dir_in, const std::string& key_dir_in,
+                              const std::string& origin_in) {
+  DataDir d;
+  d.data_dir = StripSlash(Absolute(data_dir_in));
+  d.key_dir = key_dir_in.empty() ? d.data_dir + ".keys" : StripSlash(Absolute(key_dir_in));
+  d.origin = origin_in;
+  if (d.origin.empty()) d.origin = "consentd.local/ledger/" + HexEncode(AsBytes(RandomBytes(4)));
+  if (!ledger::IsValidKeyName(d.origin)) return Status::InvalidArgument("origin must contain no spaces and no '+'");
+  struct stat st;
+  if (::stat(d.config_path().c_str(), &st) == 0) {
+    return Status::AlreadyExists(d.data_dir + " is already initialized");
+  }
+  Status s = MakeDir(d.data_dir);
+  if (!s.ok()) return s;
+  s = MakeDir(d.key_dir);
+  if (!s.ok()) return s;
+  Result<ledger::Signer> signer = Status::Internal("unset");
+  if (::stat(d.checkpoint_key_path().c_str(), &st) == 0) {
+    signer = d.LoadSigner();  // keep an existing key (re-init after a lost data dir)
+    if (signer.ok() && signer->name() != d.origin) {
+      return Status::FailedPrecondition("existing checkpoint key is for origin " + signer->name());
+    }
+  } else {
+    signer = ledger::Signer::Generate(d.origin);
+    if (signer.ok()) s = WriteFileAtomic(d.checkpoint_key_path(), signer->signer_key_string() + "\n", 0600);
+    if (!s.ok()) return s;
+  }
+  if (!signer.ok()) return signer.status();
+  Result<std::unique_ptr<ledger::Ledger>> l = [&]() -> Result<std::unique_ptr<ledger::Ledger>> {
+    ledger::LedgerOptions o;
+    o.path = d.database_path();
+    o.create_if_missing = true;
+    o.origin = d.origin;
+    o.signer = &*signer;
+    return ledger::Ledger::Open(o);
+  }();
+  if (!l.ok()) return l.status();
+  Result<ledger::StoredCheckpoint> c = (*l)->SignCheckpoint();
+  if (!c.ok()) return c.status();
+  nlohmann::json config = {
+      {"data_dir", d.data_dir}, {"key_dir", d.key_dir}, {"origin", d.origin}, {"database", "consentd.db"}};
+  s = WriteFileAtomic(d.config_path(), config.dump(2) + "\n", 0600);
+  if (!s.ok()) return s;
+  return d;
+}
+
+Result<DataDir> DataDir::Load(const std::string& data_dir_in) {
+  DataDir d;
+  d.data_dir = StripSlash(Absolute(data_dir_in));
+  Result<std::string> text = ReadFile(d.config_path());
+  if (!text.ok()) return Status::NotFound(d.data_dir + " is not initialized (run consentctl init)");
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument(d.config_path() + ": not a JSON object");
+  auto str = [&](const char* key) -> std::string {
+    auto it = j.find(key);
+    return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
+  };
+  d.key_dir = str("key_dir");
+  d.origin = str("origin");
+  if (d.key_dir.empty() || d.origin.empty()) {
+    return Status::InvalidArgument(d.config_path() + ": key_dir and origin are required");
+  }
+  return d;
+}
+
+Result<ledger::Signer> DataDir::LoadSigner() const {
+  struct stat st;
+  if (::stat(checkpoint_key_path().c_str(), &st) != 0) return Status::NotFound("no checkpoint key in " + key_dir);
+  if (st.st_mode & 077) {
+    return Status::FailedPrecondition(checkpoint_key_path() + " is readable by group or others; chmod 600 it");
+  }
+  Result<std::string> text = ReadFile(checkpoint_key_path());
+  if (!text.ok()) return text.status();
+  std::string k = *text;
+  while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
+  Result<ledger::Signer> s = ledger::Signer::FromSignerKey(k);
+  if (!s.ok()) return s.status().WithContext(checkpoint_key_path());
+  return s;
+}
+
+Result<std::unique_ptr<ledger::Ledger>> DataDir::OpenLedger(bool read_only, const ledger::Signer* signer) const {
+  ledger::LedgerOptions o;
+  o.path = database_path();
+  o.read_only = read_only;
+  o.signer = signer;
+  return ledger::Ledger::Open(o);
+}
+
+}  // namespace consentd::app
