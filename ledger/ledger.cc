@@ -137,7 +137,7 @@ class Ledger::Impl {
   std::string origin_;
   std::atomic<uint64_t> size_{0};
 
-  mutable std::mutex stats_mu_;
+  mutable std::mutex stats_mu_;  // guards stats_ and listener_
   Stats stats_;
   std::function<void(uint64_t)> listener_;
 
@@ -462,7 +462,12 @@ void Ledger::Impl::CommitBatch(std::vector<Writer*>& batch) {
     stats_.entries += frontier_.size() - old_size;
     stats_.max_batch = std::max<uint64_t>(stats_.max_batch, batch.size());
   }
-  if (frontier_.size() != old_size && listener_) listener_(frontier_.size());
+  std::function<void(uint64_t)> listener;
+  {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    listener = listener_;
+  }
+  if (frontier_.size() != old_size && listener) listener(frontier_.size());
 }
 
 Result<std::vector<AppendedEntry>> Ledger::Impl::Append(std::vector<NewEntry> entries, WriteHook hook) {
@@ -740,6 +745,9 @@ Ledger::Stats Ledger::stats() const {
   return impl_->stats_;
 }
 
-void Ledger::SetCommitListener(std::function<void(uint64_t)> listener) { impl_->listener_ = std::move(listener); }
+void Ledger::SetCommitListener(std::function<void(uint64_t)> listener) {
+  std::lock_guard<std::mutex> l(impl_->stats_mu_);
+  impl_->listener_ = std::move(listener);
+}
 
 }  // namespace consentd::ledger
