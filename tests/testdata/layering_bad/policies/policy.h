@@ -1,0 +1,2 @@
+// Fixture for the layering check.
+#include "src/base/status.h"
