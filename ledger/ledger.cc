@@ -153,6 +153,7 @@ class Ledger::Impl {
   Status LoadHead();
   void CommitBatch(std::vector<Writer*>& batch);
   Status InsertEntries(Writer* w, int64_t now, std::vector<AppendedEntry>* appended);
+  Status CheckHeadUnchanged();
 
   sqlite3* wdb_ = nullptr;  // used by the leader only
   Stmt insert_;
@@ -353,6 +354,23 @@ Result<Hash> Ledger::Impl::StoredNode(Reader& r, int level, uint64_t index) cons
   return HashFromBlob(p + 32 * level);
 }
 
+Status Ledger::Impl::CheckHeadUnchanged() {
+  Stmt q;
+  Status s = q.Prepare(wdb_, "SELECT max(seq) FROM ledger_entries");
+  if (!s.ok()) return s;
+  int rc = sqlite3_step(q.get());
+  if (rc != SQLITE_ROW) return SqliteError(wdb_, rc, "read ledger head");
+  uint64_t disk_size = sqlite3_column_type(q.get(), 0) == SQLITE_NULL
+                           ? 0
+                           : static_cast<uint64_t>(sqlite3_column_int64(q.get(), 0)) + 1;
+  if (disk_size == frontier_.size()) return Status::Ok();
+  // Re-read the head inside this transaction; the appends that follow
+  // continue from the true end.
+  s = LoadHead();
+  if (!s.ok()) return s;
+  return Status::Ok();
+}
+
 Status Ledger::Impl::InsertEntries(Writer* w, int64_t now, std::vector<AppendedEntry>* appended) {
   std::vector<Hash> completed;
   std::string blob;
@@ -389,6 +407,21 @@ void Ledger::Impl::CommitBatch(std::vector<Writer*>& batch) {
       return;
     }
   }
+  Status s = Exec(wdb_, "BEGIN IMMEDIATE");
+  if (!s.ok()) {
+    fail_all(s);
+    return;
+  }
+  // Another process (consentctl next to a running consentd) may have
+  // appended since our head was read; the write lock we now hold makes the
+  // check and the appends atomic.
+  s = CheckHeadUnchanged();
+  if (!s.ok()) {
+    (void)Exec(wdb_, "ROLLBACK");
+    needs_reload_ = true;
+    fail_all(s);
+    return;
+  }
   const TreeFrontier start_frontier = frontier_;
   const Hash start_hash = last_hash_;
   const int64_t start_time = last_time_;
@@ -397,12 +430,6 @@ void Ledger::Impl::CommitBatch(std::vector<Writer*>& batch) {
     last_hash_ = start_hash;
     last_time_ = start_time;
   };
-
-  Status s = Exec(wdb_, "BEGIN IMMEDIATE");
-  if (!s.ok()) {
-    fail_all(s);
-    return;
-  }
   const int64_t now = clock_->NowMillis();
   size_t ok_callers = 0;
   for (Writer* w : batch) {
