@@ -1,0 +1,168 @@
+#include "src/vault/sqlite_database.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <thread>
+
+namespace consentd::vault {
+
+Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
+  std::string message = std::string(what) + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+      return Status::Ok();
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Unavailable(message);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Status::Corruption(message);
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+      return Status::IOError(message);
+    case SQLITE_CONSTRAINT:
+      return Status::AlreadyExists(message);
+    default:
+      return Status::Internal(message);
+  }
+}
+
+Status Exec(sqlite3* db, std::string_view sql) {
+  std::string copy(sql);
+  int rc = sqlite3_exec(db, copy.c_str(), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db, rc, "sqlite exec");
+  return Status::Ok();
+}
+
+Result<Stmt> Stmt::Prepare(sqlite3* db, std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db, rc, "sqlite prepare");
+  return Stmt(db, stmt, true);
+}
+
+Stmt::Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_), owned_(other.owned_) {
+  other.stmt_ = nullptr;
+}
+
+Stmt::~Stmt() {
+  if (stmt_ == nullptr) return;
+  if (owned_) {
+    sqlite3_finalize(stmt_);
+  } else {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+}
+
+Stmt& Stmt::Bind(int index, ByteView blob) {
+  sqlite3_bind_blob(stmt_, index, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::Bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+Stmt& Stmt::BindText(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Result<bool> Stmt::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Status s = SqliteStatus(db_, rc, "sqlite step");
+  sqlite3_reset(stmt_);
+  return s;
+}
+
+Status Stmt::Run() {
+  for (;;) {
+    Result<bool> row = Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+  }
+}
+
+void Stmt::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+int Stmt::Changes() const { return sqlite3_changes(db_); }
+
+int64_t Stmt::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+std::string Stmt::Blob(int col) const {
+  const void* p = sqlite3_column_blob(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), static_cast<size_t>(n));
+}
+
+std::string Stmt::Text(int col) const {
+  const unsigned char* p = sqlite3_column_text(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
+}
+
+bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = SqliteStatus(db, rc, "open " + path);
+    sqlite3_close(db);
+    return s;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  // secure_delete zeroes deleted content instead of leaving it in free
+  // pages; it is a property of the connection that deletes.
+  Status s = Exec(db, "PRAGMA secure_delete=ON;");
+  if (!s.ok()) {
+    sqlite3_close(db);
+    return s;
+  }
+  return std::unique_ptr<Database>(new Database(db));
+}
+
+Database::~Database() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+Result<Stmt> Database::Cached(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "sqlite prepare");
+    it = cache_.emplace(sql, stmt).first;
+  }
+  return Stmt(db_, it->second, false);
+}
+
+Status Database::CheckpointTruncate() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    {
+      std::unique_lock<std::mutex> lock = Lock();
+      int log_frames = 0, checkpointed = 0;
+      int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
+      if (rc == SQLITE_OK) return Status::Ok();
+      if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) return SqliteStatus(db_, rc, "wal checkpoint");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Unavailable("wal checkpoint: readers kept the WAL busy; retry");
+}
+
+}  // namespace consentd::vault

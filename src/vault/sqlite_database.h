@@ -1,0 +1,106 @@
+// SQLite helpers of the identity and vault layers, and Database: the
+// connection they own to the data directory's main database (consentd.db)
+// for reads and maintenance (WAL checkpoints). Writes never go through it:
+// they run inside the ledger's transaction (see ledger_writer.h), on the
+// ledger's connection, so that rows and ledger entries commit together.
+//
+// SQLite result codes are translated to Status here and only here.
+//
+// Thread-safety: a Stmt is not thread-safe. A Database serializes use of its
+// connection: hold the lock returned by Lock() around any use of handle()
+// or of statements from Cached().
+#ifndef CONSENTD_VAULT_SQLITE_DATABASE_H_
+#define CONSENTD_VAULT_SQLITE_DATABASE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "src/base/bytes.h"
+#include "src/base/result.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace consentd::vault {
+
+// Maps a SQLite result code to a Status: BUSY/LOCKED -> kUnavailable,
+// CORRUPT/NOTADB -> kCorruption, IOERR/FULL/CANTOPEN -> kIOError,
+// CONSTRAINT -> kAlreadyExists, others -> kInternal. `what` names the
+// operation; SQLite's message names tables and columns, never values.
+Status SqliteStatus(sqlite3* db, int rc, std::string_view what);
+
+// Runs one or more SQL statements without parameters.
+Status Exec(sqlite3* db, std::string_view sql);
+
+// A prepared statement, owned or borrowed from a Database cache. Reset (and
+// its bindings cleared) when destroyed, so no read transaction stays open.
+class Stmt {
+ public:
+  static Result<Stmt> Prepare(sqlite3* db, std::string_view sql);
+  Stmt(Stmt&& other) noexcept;
+  Stmt& operator=(Stmt&&) = delete;
+  ~Stmt();
+
+  Stmt& Bind(int index, ByteView blob);
+  Stmt& Bind(int index, int64_t value);
+  Stmt& BindText(int index, std::string_view text);
+  Stmt& BindNull(int index);
+
+  // Advances; true when a row is available, false when done.
+  Result<bool> Step();
+  // Steps until done (for statements without results).
+  Status Run();
+  // Resets to run again (bindings cleared).
+  void Reset();
+  // Rows changed by the last Run() on this connection.
+  int Changes() const;
+
+  int64_t Int(int col) const;
+  std::string Blob(int col) const;
+  std::string Text(int col) const;
+  bool IsNull(int col) const;
+
+ private:
+  Stmt(sqlite3* db, sqlite3_stmt* stmt, bool owned) : db_(db), stmt_(stmt), owned_(owned) {}
+  friend class Database;
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  bool owned_;
+};
+
+class Database {
+ public:
+  // Opens the existing database file at `path` (read-write, so that it can
+  // checkpoint the WAL), with secure_delete on and a busy timeout.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  std::unique_lock<std::mutex> Lock() { return std::unique_lock<std::mutex>(mutex_); }
+
+  // REQUIRES: the lock is held.
+  sqlite3* handle() const { return db_; }
+  // A statement prepared once and kept. REQUIRES: the lock is held for as
+  // long as the returned Stmt lives.
+  Result<Stmt> Cached(const char* sql);
+
+  // PRAGMA wal_checkpoint(TRUNCATE): copies the WAL into the database file
+  // and truncates the WAL to zero bytes. Retries while readers block it;
+  // kUnavailable if it could not complete. Takes the lock itself.
+  Status CheckpointTruncate();
+
+ private:
+  explicit Database(sqlite3* db) : db_(db) {}
+  std::mutex mutex_;
+  sqlite3* const db_;
+  std::map<const char*, sqlite3_stmt*> cache_;  // keyed by the literal's address; guarded by mutex_
+};
+
+}  // namespace consentd::vault
+
+#endif  // CONSENTD_VAULT_SQLITE_DATABASE_H_
