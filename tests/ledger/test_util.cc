@@ -33,6 +33,51 @@ Hash HashFromHex(std::string_view hex) {
 
 std::string HexOf(const Hash& h) { return HexEncode(AsBytes(h)); }
 
+std::optional<Hash> HashFromBytes(std::string_view raw) {
+  if (raw.size() != 32) return std::nullopt;
+  Hash h;
+  for (size_t i = 0; i < 32; ++i) h[i] = static_cast<uint8_t>(raw[i]);
+  return h;
+}
+
+void MemoryTree::Append(const Hash& leaf_hash) {
+  uint64_t index = frontier_.size();
+  std::vector<Hash> completed;
+  frontier_.Append(leaf_hash, &completed);
+  for (size_t l = 0; l < completed.size(); ++l) {
+    if (levels_.size() <= l) levels_.emplace_back();
+    // Leaf `index` completes node (l, index >> l), which is the next one at
+    // that level.
+    if (levels_[l].size() != (index >> l)) Die("MemoryTree: node completed out of order");
+    levels_[l].push_back(completed[l]);
+  }
+}
+
+void MemoryTree::AppendEntry(std::string_view entry) { Append(ledger::LeafHash(AsBytes(entry))); }
+
+Result<Hash> MemoryTree::Node(int level, uint64_t index) const {
+  if (level < 0 || static_cast<size_t>(level) >= levels_.size() || index >= levels_[level].size()) {
+    return Status::NotFound("node (" + std::to_string(level) + "," + std::to_string(index) + ")");
+  }
+  return levels_[level][index];
+}
+
+ledger::NodeSource MemoryTree::Source() const {
+  return [this](int level, uint64_t index) {
+    ++reads_;
+    return Node(level, index);
+  };
+}
+
+Hash NaiveRoot(const std::vector<Hash>& leaves, uint64_t begin, uint64_t end) {
+  uint64_t n = end - begin;
+  if (n == 0) return ledger::EmptyRoot();
+  if (n == 1) return leaves[begin];
+  uint64_t k = 1;
+  while (k * 2 < n) k *= 2;
+  return ledger::NodeHash(NaiveRoot(leaves, begin, begin + k), NaiveRoot(leaves, begin + k, end));
+}
+
 std::vector<Hash> HashesFromJson(const nlohmann::json& array) {
   std::vector<Hash> out;
   for (const auto& v : array) out.push_back(HashFromHex(v.get<std::string>()));
