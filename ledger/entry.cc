@@ -10,7 +10,7 @@
 namespace consentd::ledger {
 namespace {
 
-bool IsKindChar(char c) {
+constexpr bool IsKindChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
 }
 
@@ -20,11 +20,24 @@ bool ConsumePrefix(std::string_view* s, std::string_view prefix) {
   return true;
 }
 
-int HexNibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+// Lookup tables for the verifier's hot loop (ParseEntry runs once per entry):
+// table lookups instead of data-dependent branches, which mispredict on the
+// random hex digits of "prev".
+struct CharTables {
+  uint8_t hex[256];   // 0..15 for [0-9a-f], 0x80 otherwise
+  bool kind[256];     // IsKindChar
+  constexpr CharTables() : hex(), kind() {
+    for (int c = 0; c < 256; ++c) {
+      hex[c] = 0x80;
+      kind[c] = IsKindChar(static_cast<char>(c));
+    }
+    for (int c = '0'; c <= '9'; ++c) hex[c] = static_cast<uint8_t>(c - '0');
+    for (int c = 'a'; c <= 'f'; ++c) hex[c] = static_cast<uint8_t>(c - 'a' + 10);
+  }
+};
+constexpr CharTables kTables;
+
+uint8_t HexValue(char c) { return kTables.hex[static_cast<uint8_t>(c)]; }
 
 }  // namespace
 
@@ -89,16 +102,18 @@ Result<EntryView> ParseEntry(std::string_view bytes) {
   e.time_millis = *t;
   s.remove_prefix(kTimeTextBytes);
   if (!ConsumePrefix(&s, kPrevKey) || s.size() < 64) return Status::Corruption("entry prev missing");
+  uint8_t invalid = 0;  // 0x80 set when any digit is not [0-9a-f]
   for (size_t i = 0; i < 32; ++i) {
-    int hi = HexNibble(s[2 * i]);
-    int lo = HexNibble(s[2 * i + 1]);
-    if (hi < 0 || lo < 0) return Status::Corruption("entry prev is not 64 lower-case hex digits");
-    e.prev[i] = static_cast<uint8_t>((hi << 4) | lo);
+    uint8_t hi = HexValue(s[2 * i]);
+    uint8_t lo = HexValue(s[2 * i + 1]);
+    invalid |= hi | lo;
+    e.prev[i] = static_cast<uint8_t>((hi << 4) | (lo & 0x0f));
   }
+  if (invalid & 0x80) return Status::Corruption("entry prev is not 64 lower-case hex digits");
   s.remove_prefix(64);
   if (!ConsumePrefix(&s, kKindKey)) return Status::Corruption("entry kind missing");
   size_t k = 0;
-  while (k < s.size() && IsKindChar(s[k])) ++k;
+  while (k < s.size() && kTables.kind[static_cast<uint8_t>(s[k])]) ++k;
   if (k == 0 || k > kMaxKindBytes) return Status::Corruption("entry kind is invalid");
   e.kind = s.substr(0, k);
   s.remove_prefix(k);

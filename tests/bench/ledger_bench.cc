@@ -334,7 +334,7 @@ void MeasureVerify(Ledger& ledger, const Signer& signer, int reps) {
   VerifyOptions opts;
   opts.keys.push_back(signer.verifier_key());
   std::vector<double> verify_rates;
-  std::vector<double> openssl_rates, sodium_rates, scan_rates, parse_rates;
+  std::vector<double> openssl_rates, lowlevel_rates, sodium_rates, scan_rates, parse_rates;
 
   // The same bytes in memory, for the plain hashing baselines.
   Corpus corpus;
@@ -365,6 +365,20 @@ void MeasureVerify(Ledger& ledger, const Signer& signer, int reps) {
     }
     openssl_rates.push_back(static_cast<double>(n) / SecondsSince(start));
 
+    // OpenSSL 3's one-shot SHA256() fetches the digest (locks, reference
+    // counts) on every call; the low-level functions do not.
+    start = SteadyClock::now();
+    for (size_t i = 0; i < corpus.size(); ++i) {
+      std::string_view e = corpus.at(i);
+      uint8_t out[32];
+      SHA256_CTX ctx;
+      SHA256_Init(&ctx);
+      SHA256_Update(&ctx, e.data(), e.size());
+      SHA256_Final(out, &ctx);
+      sink ^= out[0];
+    }
+    lowlevel_rates.push_back(static_cast<double>(n) / SecondsSince(start));
+
     start = SteadyClock::now();
     for (size_t i = 0; i < corpus.size(); ++i) {
       std::string_view e = corpus.at(i);
@@ -392,25 +406,32 @@ void MeasureVerify(Ledger& ledger, const Signer& signer, int reps) {
     }
     parse_rates.push_back(static_cast<double>(n) / SecondsSince(start));
     std::fprintf(stderr,
-                 "  verify round %d: VerifyLedger %.0f/s, OpenSSL SHA256 %.0f/s, libsodium %.0f/s, "
-                 "SQLite scan %.0f/s, ParseEntry %.0f/s\n",
-                 rep + 1, verify_rates.back(), openssl_rates.back(), sodium_rates.back(), scan_rates.back(),
-                 parse_rates.back());
+                 "  verify round %d: VerifyLedger %.0f/s, OpenSSL SHA256 %.0f/s, OpenSSL SHA256_Init/Update/Final "
+                 "%.0f/s, libsodium %.0f/s, SQLite scan %.0f/s, ParseEntry %.0f/s\n",
+                 rep + 1, verify_rates.back(), openssl_rates.back(), lowlevel_rates.back(), sodium_rates.back(),
+                 scan_rates.back(), parse_rates.back());
   }
   if (sink == 0x5a) std::fprintf(stderr, " ");  // keeps the hashing loops alive
 
-  double v = Median(verify_rates), o = Median(openssl_rates), s = Median(sodium_rates);
+  double v = Median(verify_rates), o = Median(openssl_rates), ll = Median(lowlevel_rates),
+         s = Median(sodium_rates);
   bool openssl_faster = o >= s;
-  double best = std::max(o, s);
+  // The baseline is the fastest plain hashing measured.
+  double best = std::max({o, ll, s});
+  const char* best_name = best == ll ? " (OpenSSL SHA256_Init/Update/Final)"
+                          : best == o ? " (OpenSSL SHA256 one-shot)"
+                                      : " (libsodium crypto_hash_sha256)";
   std::string n_text = std::to_string(n);
   g_rows.push_back({"full verification (VerifyLedger), entries/s, " + n_text + " entries", Fmt("%.0f", v),
-                    Fmt("%.0f", best) + (openssl_faster ? " (OpenSSL SHA256)" : " (libsodium SHA-256)"),
-                    Fmt("%.0f%%", 100 * v / best), "≥ 1,000,000/s and ≥ 40%",
+                    Fmt("%.0f", best) + best_name, Fmt("%.0f%%", 100 * v / best), "≥ 1,000,000/s and ≥ 40%",
                     YesNo(v >= 1e6 && v >= 0.4 * best)});
-  g_rows.push_back({"plain SHA-256 one-shot, entries/s: OpenSSL vs libsodium", Fmt("%.0f", o), Fmt("%.0f", s),
-                    Fmt("%.2fx", o / s), std::string("faster: ") + (openssl_faster ? "OpenSSL" : "libsodium"), "—"});
+  g_rows.push_back({"plain SHA-256 one-shot, entries/s: OpenSSL SHA256() vs libsodium crypto_hash_sha256()",
+                    Fmt("%.0f", o), Fmt("%.0f", s), Fmt("%.2fx", o / s),
+                    std::string("faster: ") + (openssl_faster ? "OpenSSL" : "libsodium"), "—"});
+  g_rows.push_back({"plain SHA-256, entries/s: OpenSSL SHA256_Init/Update/Final vs OpenSSL SHA256() one-shot",
+                    Fmt("%.0f", ll), Fmt("%.0f", o), Fmt("%.2fx", ll / o), "—", "—"});
   g_notes.push_back("verification: average entry " + Fmt("%.0f", avg_bytes) + " bytes; VerifyLedger rounds " +
-                    Rates(verify_rates) + " /s; OpenSSL rounds " + Rates(openssl_rates) + " /s; libsodium rounds " +
+                    Rates(verify_rates) + " /s; OpenSSL rounds " + Rates(openssl_rates) + " /s; OpenSSL low-level rounds " + Rates(lowlevel_rates) + " /s; libsodium rounds " +
                     Rates(sodium_rates) + " /s");
   g_notes.push_back("verifier breakdown (medians): SQLite scan of entries+hashes alone " +
                     Fmt("%.0f", Median(scan_rates)) + " rows/s; ParseEntry alone " + Fmt("%.0f", Median(parse_rates)) +
