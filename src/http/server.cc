@@ -1,0 +1,174 @@
+#include "src/http/server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "src/base/bytes.h"
+
+namespace consentd::http {
+namespace {
+
+constexpr char kProblemJson[] = "application/problem+json";
+
+std::string ScopeNames(const std::vector<auth::Scope>& scopes) {
+  std::string out;
+  for (const auth::Scope& s : scopes) {
+    if (!out.empty()) out += ", ";
+    out += s.Name();
+  }
+  return out;
+}
+
+Problem ProblemForHttpStatus(int status) {
+  switch (status) {
+    case 400: return Problem::BadRequest("malformed HTTP request");
+    case 401: return Problem::Unauthorized();
+    case 403: return Problem::Forbidden("");
+    case 404: return Problem::NotFound("no such route");
+    case 405: return Problem::MethodNotAllowed();
+    case 413: return Problem::PayloadTooLarge(0);
+    case 414: return Problem::BadRequest("URI too long");
+    case 503: return Problem::Unavailable("");
+    default: break;
+  }
+  if (status >= 500) return Problem::Internal();
+  Problem p = Problem::BadRequest("request rejected");
+  p.status = status;
+  return p;
+}
+
+}  // namespace
+
+void Reply(httplib::Response& res, const Problem& p) {
+  res.status = p.status;
+  res.set_content(p.ToJson(), kProblemJson);
+}
+
+void ReplyJson(httplib::Response& res, const std::string& json, int status) {
+  res.status = status;
+  res.set_content(json, "application/json");
+}
+
+HttpServer::HttpServer(ServerOptions options, Authenticator authenticator, obs::MetricsRegistry& metrics,
+                       const obs::Logger& logger)
+    : options_(std::move(options)), authenticator_(std::move(authenticator)), metrics_(metrics), logger_(logger) {
+  id_prefix_ = HexEncode(AsBytes(RandomBytes(4))) + "-";
+  if (!options_.tls_cert_file.empty() && !options_.tls_key_file.empty()) {
+    server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(), options_.tls_key_file.c_str());
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
+  Install();
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Install() {
+  httplib::Server& s = *server_;
+  const size_t threads = options_.threads;
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.set_tcp_nodelay(true);
+  s.set_keep_alive_max_count(100000);
+  s.set_keep_alive_timeout(30);
+  s.set_read_timeout(options_.read_timeout_seconds, 0);
+  s.set_payload_max_length(options_.max_body_bytes);
+  // Without this handler httplib 0.11.4 copies e.what() into a response
+  // header; an exception text may hold personal data, so it is neither sent
+  // nor logged: only that one happened.
+  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+    logger_.Error("http.exception", {{"method", req.method}, {"status", 500}});
+    Reply(res, Problem::Internal());
+  });
+  // httplib's own errors (unknown route, body over the limit, bad request
+  // line) get a problem+json body; responses that already have one keep it.
+  httplib::Server::HandlerWithResponse on_error = [](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    Reply(res, ProblemForHttpStatus(res.status));
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  s.set_error_handler(on_error);
+}
+
+void HttpServer::Handle(Route route, Handler handler) {
+  const size_t limit = route.max_body_bytes ? route.max_body_bytes : options_.max_body_bytes;
+  if (limit > options_.max_body_bytes) {
+    options_.max_body_bytes = limit;
+    server_->set_payload_max_length(limit);
+  }
+  obs::Histogram* latency = &metrics_.GetHistogram("consentd_http_request_duration_seconds",
+                                                   "HTTP request latency by route", obs::LatencyBuckets(),
+                                                   {{"route", route.name}});
+  auto wrapped = [this, route, handler, limit, latency](const httplib::Request& req, httplib::Response& res) {
+    const auto start = std::chrono::steady_clock::now();
+    res.set_header("X-Request-Id", id_prefix_ + std::to_string(next_request_id_.fetch_add(1)));
+    auth::Principal principal;
+    bool allowed = true;
+    if (!route.scopes.empty()) {
+      const std::string header = req.get_header_value("Authorization");
+      constexpr std::string_view kBearer = "Bearer ";
+      Result<auth::Principal> p = Status::NotFound("no token");
+      if (header.size() > kBearer.size() && std::string_view(header).substr(0, kBearer.size()) == kBearer) {
+        p = authenticator_(std::string_view(header).substr(kBearer.size()));
+      }
+      if (!p.ok()) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        Reply(res, Problem::Unauthorized());
+        allowed = false;
+      } else if (!p->HasAny(route.scopes)) {
+        Reply(res, Problem::Forbidden(ScopeNames(route.scopes)));
+        allowed = false;
+      } else {
+        principal = std::move(*p);
+      }
+    }
+    if (allowed && req.body.size() > limit) {
+      Reply(res, Problem::PayloadTooLarge(limit));
+      allowed = false;
+    }
+    if (allowed) {
+      try {
+        handler(req, res, principal);
+      } catch (...) {
+        logger_.Error("http.exception", {{"route", route.name}, {"status", 500}});
+        Reply(res, Problem::Internal());
+      }
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    latency->Observe(seconds);
+    metrics_
+        .GetCounter("consentd_http_requests_total", "HTTP requests by route and status",
+                    {{"route", route.name}, {"status", std::to_string(res.status)}})
+        .Add();
+    if (res.status >= 500) logger_.Error("http.error", {{"route", route.name}, {"status", res.status}});
+  };
+  switch (route.method) {
+    case Method::kGet: server_->Get(route.pattern, wrapped); break;
+    case Method::kPost: server_->Post(route.pattern, wrapped); break;
+    case Method::kPut: server_->Put(route.pattern, wrapped); break;
+    case Method::kDelete: server_->Delete(route.pattern, wrapped); break;
+  }
+}
+
+Status HttpServer::Start() {
+  if (!server_->is_valid()) return Status::InvalidArgument("TLS certificate or key cannot be loaded");
+  if (options_.port == 0) {
+    port_ = server_->bind_to_any_port(options_.host);
+    if (port_ < 0) return Status::Unavailable("cannot bind " + options_.host);
+  } else {
+    if (!server_->bind_to_port(options_.host, options_.port)) {
+      return Status::Unavailable("cannot bind " + options_.host + ":" + std::to_string(options_.port));
+    }
+    port_ = options_.port;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace consentd::http
