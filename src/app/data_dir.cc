@@ -1,6 +1,8 @@
 #include "src/app/data_dir.h"
 
+#include "src/service/config.h"
 #include "src/base/bytes.h"
+#include "src/base/file_util.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,9 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace consentd::app {
 namespace {
@@ -38,37 +38,6 @@ std::string StripSlash(std::string p) {
 }
 
 }  // namespace
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-Status WriteFileAtomic(const std::string& path, std::string_view contents, unsigned mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Status::IOError("cannot create " + tmp + ": " + std::strerror(errno));
-  size_t off = 0;
-  while (off < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      return Status::IOError("cannot write " + tmp + ": " + std::strerror(errno));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
-    ::close(fd);
-    return Status::IOError("cannot sync " + tmp);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::IOError("cannot rename " + tmp);
-  return Status::Ok();
-}
 
 Result<DataDir> DataDir::Init(const std::string& data_dir_in, const std::string& key_dir_in,
                               const std::string& origin_in) {
@@ -109,9 +78,11 @@ Result<DataDir> DataDir::Init(const std::string& data_dir_in, const std::string&
   if (!l.ok()) return l.status();
   Result<ledger::StoredCheckpoint> c = (*l)->SignCheckpoint();
   if (!c.ok()) return c.status();
-  nlohmann::json config = {
-      {"data_dir", d.data_dir}, {"key_dir", d.key_dir}, {"origin", d.origin}, {"database", "consentd.db"}};
-  s = WriteFileAtomic(d.config_path(), config.dump(2) + "\n", 0600);
+  service::Config config;
+  config.data_dir = d.data_dir;
+  config.key_dir = d.key_dir;
+  config.origin = d.origin;
+  s = WriteFileAtomic(d.config_path(), config.ToJson(), 0600);
   if (!s.ok()) return s;
   return d;
 }
@@ -119,19 +90,15 @@ Result<DataDir> DataDir::Init(const std::string& data_dir_in, const std::string&
 Result<DataDir> DataDir::Load(const std::string& data_dir_in) {
   DataDir d;
   d.data_dir = StripSlash(Absolute(data_dir_in));
-  Result<std::string> text = ReadFile(d.config_path());
-  if (!text.ok()) return Status::NotFound(d.data_dir + " is not initialized (run consentctl init)");
-  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument(d.config_path() + ": not a JSON object");
-  auto str = [&](const char* key) -> std::string {
-    auto it = j.find(key);
-    return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
-  };
-  d.key_dir = str("key_dir");
-  d.origin = str("origin");
-  if (d.key_dir.empty() || d.origin.empty()) {
-    return Status::InvalidArgument(d.config_path() + ": key_dir and origin are required");
+  Result<service::Config> c = service::Config::Load(d.config_path());
+  if (!c.ok()) {
+    if (c.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound(d.data_dir + " is not initialized (run consentctl init)");
+    }
+    return c.status();
   }
+  d.key_dir = c->key_dir;
+  d.origin = c->origin;
   return d;
 }
 

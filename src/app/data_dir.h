@@ -16,6 +16,7 @@
 
 #include "ledger/ledger.h"
 #include "ledger/note.h"
+#include "src/base/file_util.h"
 #include "src/base/result.h"
 
 namespace consentd::app {
@@ -43,11 +44,6 @@ struct DataDir {
   // Opens the ledger; with a signer when the key is readable.
   Result<std::unique_ptr<ledger::Ledger>> OpenLedger(bool read_only, const ledger::Signer* signer) const;
 };
-
-// Reads a whole file. kNotFound if it does not exist.
-Result<std::string> ReadFile(const std::string& path);
-// Writes a file atomically (temp file, fsync, rename) with the given mode.
-Status WriteFileAtomic(const std::string& path, std::string_view contents, unsigned mode);
 
 }  // namespace consentd::app
 

@@ -1,0 +1,57 @@
+// Config: the settings of one consentd instance, read from
+// <data-dir>/consentd.json (written by `consentctl init`; docs/operations.md
+// lists every field). Unknown fields and wrong types are errors that name the
+// JSON pointer, so a typo never silently falls back to a default.
+//
+// Thread-safety: value type.
+#ifndef CONSENTD_SERVICE_CONFIG_H_
+#define CONSENTD_SERVICE_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "src/base/result.h"
+
+namespace consentd::service {
+
+struct Config {
+  std::string path;  // the file this was read from
+
+  std::string data_dir;
+  std::string key_dir;
+  std::string origin;
+  std::string database = "consentd.db";
+
+  // HTTP
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8080;
+  size_t http_threads = 8;
+  std::string tls_cert;
+  std::string tls_key;
+
+  // Policies (paths relative to the config file's directory when not absolute)
+  std::vector<std::string> policies;
+
+  // Limits
+  size_t max_body_bytes = 1 << 20;          // one request, except bulk routes
+  size_t max_bulk_body_bytes = 16 << 20;    // bulk consent and check routes
+  size_t max_bulk_events = 10000;
+  size_t max_check_identifiers = 10000;
+
+  int64_t checkpoint_interval_ms = 1000;
+  std::string log_level = "info";
+  std::string log_file;  // empty: stderr
+
+  std::string database_path() const { return data_dir + "/" + database; }
+
+  // Reads and validates `path`. kNotFound if missing; kInvalidArgument with
+  // "<path>: <json pointer>: <problem>" otherwise.
+  static Result<Config> Load(const std::string& path);
+  // The JSON document for this config (what `consentctl init` writes).
+  std::string ToJson() const;
+};
+
+}  // namespace consentd::service
+
+#endif  // CONSENTD_SERVICE_CONFIG_H_
