@@ -1,0 +1,65 @@
+#include "src/identity/schema.h"
+
+#include "src/identity/email.h"
+#include "src/vault/sqlite_database.h"
+#include "src/vault/vault.h"
+
+namespace consentd::identity {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS identity_subjects(
+  sid        BLOB PRIMARY KEY,
+  state      INTEGER NOT NULL,       -- 0 active, 1 merged, 2 shredded
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS identity_aliases(
+  sid           BLOB PRIMARY KEY,    -- a merged subject
+  surviving_sid BLOB NOT NULL,       -- the subject it now resolves to (always a root)
+  merged_ms     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS identity_aliases_by_survivor ON identity_aliases(surviving_sid);
+CREATE TABLE IF NOT EXISTS identity_identifiers(
+  bidx       BLOB PRIMARY KEY,       -- keyed BLAKE2b-256 of "<kind>:<value>"
+  root_sid   BLOB NOT NULL,          -- the subject it resolves to
+  owner_sid  BLOB NOT NULL,          -- the subject whose data key sealed `sealed`
+  kind       TEXT NOT NULL,
+  qualifier  TEXT NOT NULL,          -- shop / site / list id, or ''
+  key_id     INTEGER NOT NULL,       -- blind-index key id
+  sealed     BLOB NOT NULL,          -- normalized value, sealed (vault/cipher.h)
+  base_bidx  BLOB,                   -- emails: blind index of the address without +tag
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS identity_identifiers_by_root ON identity_identifiers(root_sid);
+CREATE INDEX IF NOT EXISTS identity_identifiers_by_key ON identity_identifiers(key_id);
+CREATE INDEX IF NOT EXISTS identity_identifiers_by_base ON identity_identifiers(base_bidx)
+  WHERE base_bidx IS NOT NULL;
+CREATE TABLE IF NOT EXISTS identity_reviews(
+  id         TEXT PRIMARY KEY,       -- random, 16 hex digits
+  sid_a      BLOB NOT NULL,
+  sid_b      BLOB NOT NULL,
+  reason     TEXT NOT NULL,
+  state      TEXT NOT NULL,          -- open, approved, rejected, obsolete
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identity_reviews_open ON identity_reviews(state);
+)sql";
+
+}  // namespace
+
+std::string IdentifierSealPurpose(std::string_view kind, std::string_view qualifier) {
+  return "identifier:" + std::string(kind) + ":" + std::string(qualifier);
+}
+
+std::string EmailBaseInput(std::string_view canonical_email) {
+  std::optional<std::string> base = EmailWithoutPlusTag(canonical_email);
+  return "email_base:" + (base ? *base : std::string(canonical_email));
+}
+
+Status EnsureSchema(sqlite3* db) {
+  Status s = vault::Vault::EnsureSchema(db);
+  if (!s.ok()) return s;
+  return vault::Exec(db, kSchema);
+}
+
+}  // namespace consentd::identity

@@ -1,0 +1,768 @@
+#include "src/identity/subject_registry.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "src/base/bytes.h"
+#include "src/identity/normalizer.h"
+#include "src/vault/cipher.h"
+
+namespace consentd::identity {
+namespace {
+
+using domain::IdentifierKind;
+using domain::NormalizedIdentifier;
+using domain::Sid;
+using vault::Stmt;
+
+constexpr std::string_view kRule = "resolver/v1";
+constexpr std::string_view kConcurrentChange = "identity: concurrent change of the same identifiers";
+
+std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// Payload builders. Every string written here is a sid in hex, a kind name
+// ([a-z0-9_:.-]), a review id (hex) or a fixed reason token: nothing needs
+// JSON escaping and nothing is personal data.
+std::string CreatedPayload(const Sid& sid) { return "{\"sid\":" + Quoted(sid.ToHex()) + "}"; }
+std::string LinkedPayload(const Sid& sid, const std::string& kind) {
+  return "{\"sid\":" + Quoted(sid.ToHex()) + ",\"kind\":" + Quoted(kind) + "}";
+}
+std::string MergedPayload(const Sid& survivor, const Sid& merged, std::string_view reason,
+                          std::string_view review_id = "") {
+  std::string p = "{\"sid\":" + Quoted(survivor.ToHex()) + ",\"merged_sid\":" + Quoted(merged.ToHex()) +
+                  ",\"reason\":" + Quoted(reason);
+  if (!review_id.empty()) p += ",\"review\":" + Quoted(review_id);
+  return p + ",\"rule\":" + Quoted(kRule) + "}";
+}
+std::string QueuedPayload(const std::string& id, const Sid& a, const Sid& b, std::string_view reason) {
+  return "{\"review\":" + Quoted(id) + ",\"sids\":[" + Quoted(a.ToHex()) + "," + Quoted(b.ToHex()) +
+         "],\"reason\":" + Quoted(reason) + ",\"rule\":" + Quoted(kRule) + "}";
+}
+std::string ShreddedPayload(const Sid& sid, const Sid& root) {
+  return "{\"sid\":" + Quoted(sid.ToHex()) + ",\"root\":" + Quoted(root.ToHex()) + "}";
+}
+
+Result<Sid> SidFromColumn(const std::string& blob) {
+  Result<Sid> sid = Sid::FromBytes(AsBytes(blob));
+  if (!sid.ok()) return Status::Corruption("identity tables hold a malformed sid");
+  return sid;
+}
+
+ByteView BytesOf(const BlindIndex& b) { return ByteView(b.data(), b.size()); }
+
+Status RunWithSid(sqlite3* db, const char* sql, const Sid& sid) {
+  Result<Stmt> stmt = Stmt::Prepare(db, sql);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, sid.bytes());
+  return stmt->Run();
+}
+
+// Inside a hook: makes `merged` (a root) an alias of `survivor` (a root).
+Status ApplyMerge(sqlite3* db, const Sid& merged, const Sid& survivor, int64_t now) {
+  const char* kRepoint[] = {
+      "UPDATE identity_identifiers SET root_sid = ?1 WHERE root_sid = ?2",
+      "UPDATE identity_aliases SET surviving_sid = ?1 WHERE surviving_sid = ?2",
+  };
+  for (const char* sql : kRepoint) {
+    Result<Stmt> stmt = Stmt::Prepare(db, sql);
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, survivor.bytes()).Bind(2, merged.bytes());
+    Status s = stmt->Run();
+    if (!s.ok()) return s;
+  }
+  Result<Stmt> alias =
+      Stmt::Prepare(db, "INSERT INTO identity_aliases(sid, surviving_sid, merged_ms) VALUES(?, ?, ?)");
+  if (!alias.ok()) return alias.status();
+  alias->Bind(1, merged.bytes()).Bind(2, survivor.bytes()).Bind(3, now);
+  Status s = alias->Run();
+  if (!s.ok()) return s;
+  return RunWithSid(db, "UPDATE identity_subjects SET state = 1 WHERE sid = ?", merged);
+}
+
+// Inside a hook: kUnavailable(kConcurrentChange) unless `sid` is active.
+Status ExpectActive(sqlite3* db, const Sid& sid) {
+  Result<Stmt> stmt = Stmt::Prepare(db, "SELECT state FROM identity_subjects WHERE sid = ?");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, sid.bytes());
+  Result<bool> row = stmt->Step();
+  if (!row.ok()) return row.status();
+  if (!*row || stmt->Int(0) != static_cast<int64_t>(SubjectState::kActive)) {
+    return Status::Unavailable(std::string(kConcurrentChange));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct SubjectRegistry::Plan {
+  struct Link {
+    Sid root;  // also the owner: new links are sealed under the root's key
+    std::string kind;
+    std::string qualifier;
+    KeyedBlindIndex bidx;
+    std::optional<KeyedBlindIndex> base;
+    std::string sealed;
+  };
+  struct Merge {
+    Sid merged, survivor;
+  };
+  struct NewReview {
+    std::string id;
+    Sid a, b;
+    std::string reason;
+  };
+  std::vector<ledger::NewEntry> entries;
+  std::vector<vault::NewSubjectKey> new_subjects;
+  std::vector<Merge> merges;
+  std::vector<Link> links;
+  std::vector<NewReview> reviews;
+  std::vector<std::pair<BlindIndex, std::optional<Sid>>> expect_lookup;
+  std::vector<Sid> expect_active;
+};
+
+SubjectRegistry::SubjectRegistry(SubjectRegistryOptions options, std::unique_ptr<vault::Database> db)
+    : rules_(std::move(options.rules)),
+      writer_(*options.writer),
+      clock_(options.clock != nullptr ? *options.clock : SystemClock::Get()),
+      sid_generator_(options.sid_generator ? std::move(options.sid_generator) : domain::SidGenerator(&Sid::Random)),
+      indexer_(std::move(options.blind_index_keys)),
+      db_(std::move(db)),
+      vault_(std::make_unique<vault::Vault>(*db_, std::move(options.kek))) {}
+
+SubjectRegistry::~SubjectRegistry() = default;
+
+Result<std::unique_ptr<SubjectRegistry>> SubjectRegistry::Open(SubjectRegistryOptions options) {
+  if (options.writer == nullptr) return Status::InvalidArgument("subject registry needs a ledger writer");
+  if (options.kek.empty()) return Status::InvalidArgument("subject registry needs a key-encryption key");
+  if (options.blind_index_keys.empty()) return Status::InvalidArgument("subject registry needs a blind-index key");
+  Status s = options.writer->Write({}, [](sqlite3* db, std::span<const ledger::AppendedEntry>) {
+    return EnsureSchema(db);
+  });
+  if (!s.ok()) return s.WithContext("create identity tables");
+  Result<std::unique_ptr<vault::Database>> db = vault::Database::Open(options.database_path);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<SubjectRegistry>(new SubjectRegistry(std::move(options), std::move(*db)));
+}
+
+Result<std::unique_ptr<SubjectRegistry>> SubjectRegistry::Open(const std::string& database_path,
+                                                               vault::LedgerWriter& writer,
+                                                               const vault::KeyDirectory& keys,
+                                                               const domain::IdentityRules& rules,
+                                                               const Clock* clock) {
+  Result<vault::KeyRing> kek = keys.LoadOrCreate(vault::KeyDirectory::kKek);
+  if (!kek.ok()) return kek.status();
+  Result<vault::KeyRing> bidx = keys.LoadOrCreate(vault::KeyDirectory::kBlindIndex);
+  if (!bidx.ok()) return bidx.status();
+  SubjectRegistryOptions options;
+  options.database_path = database_path;
+  options.writer = &writer;
+  options.kek = std::move(*kek);
+  options.blind_index_keys = std::move(*bidx);
+  options.rules = rules;
+  options.clock = clock;
+  return Open(std::move(options));
+}
+
+Result<std::optional<Sid>> SubjectRegistry::LookupRoot(const NormalizedIdentifier& id,
+                                                       std::vector<BlindIndex>* probed) const {
+  std::vector<KeyedBlindIndex> candidates = indexer_.All(id);
+  std::unique_lock<std::mutex> lock = db_->Lock();
+  Result<Stmt> stmt = db_->Cached("SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
+  if (!stmt.ok()) return stmt.status();
+  for (const KeyedBlindIndex& k : candidates) {
+    if (probed != nullptr) probed->push_back(k.bidx);
+    stmt->Bind(1, BytesOf(k.bidx));
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      Result<Sid> sid = SidFromColumn(stmt->Blob(0));
+      if (!sid.ok()) return sid.status();
+      return std::optional<Sid>(*sid);
+    }
+    stmt->Reset();
+  }
+  return std::optional<Sid>();
+}
+
+Result<std::optional<Sid>> SubjectRegistry::Lookup(const domain::Identifier& identifier) const {
+  Result<NormalizedIdentifier> id = Normalize(identifier, rules_);
+  if (!id.ok()) return id.status();
+  return LookupRoot(*id, nullptr);
+}
+
+Result<std::optional<Sid>> SubjectRegistry::LookupNormalized(const NormalizedIdentifier& identifier) const {
+  return LookupRoot(identifier, nullptr);
+}
+
+Result<SubjectInfo> SubjectRegistry::Subject(const Sid& sid) const {
+  std::unique_lock<std::mutex> lock = db_->Lock();
+  SubjectInfo info;
+  info.sid = sid;
+  info.resolves_to = sid;
+  {
+    Result<Stmt> stmt = db_->Cached("SELECT state, created_ms FROM identity_subjects WHERE sid = ?");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, sid.bytes());
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::NotFound("unknown subject " + sid.ToHex());
+    info.state = static_cast<SubjectState>(stmt->Int(0));
+    info.created_millis = stmt->Int(1);
+  }
+  Result<Stmt> alias = db_->Cached("SELECT surviving_sid FROM identity_aliases WHERE sid = ?");
+  if (!alias.ok()) return alias.status();
+  alias->Bind(1, sid.bytes());
+  Result<bool> row = alias->Step();
+  if (!row.ok()) return row.status();
+  if (*row) {
+    Result<Sid> survivor = SidFromColumn(alias->Blob(0));
+    if (!survivor.ok()) return survivor.status();
+    info.resolves_to = *survivor;
+  }
+  return info;
+}
+
+Result<std::vector<Sid>> SubjectRegistry::GroupOf(const Sid& root) const {
+  std::vector<Sid> group = {root};
+  std::unique_lock<std::mutex> lock = db_->Lock();
+  Result<Stmt> stmt = db_->Cached("SELECT sid FROM identity_aliases WHERE surviving_sid = ? ORDER BY sid");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, root.bytes());
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    Result<Sid> sid = SidFromColumn(stmt->Blob(0));
+    if (!sid.ok()) return sid.status();
+    group.push_back(*sid);
+  }
+  return group;
+}
+
+Result<Resolution> SubjectRegistry::Resolve(std::span<const domain::Identifier> identifiers,
+                                            const ResolveOptions& options) {
+  if (identifiers.empty()) return Status::InvalidArgument("resolve needs at least one identifier");
+  std::vector<NormalizedIdentifier> ids;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < identifiers.size(); ++i) {
+    Result<NormalizedIdentifier> id = Normalize(identifiers[i], rules_);
+    if (!id.ok()) return id.status().WithContext("identifier " + std::to_string(i));
+    if (seen.insert(id->BlindIndexInput()).second) ids.push_back(std::move(*id));
+  }
+  std::lock_guard<std::mutex> write_lock(write_mutex_);
+  for (int attempt = 0;; ++attempt) {
+    Result<Resolution> r = ResolveOnce(ids, options);
+    if (r.ok() || attempt == 4 || r.status().message() != kConcurrentChange) return r;
+  }
+}
+
+Result<Resolution> SubjectRegistry::ResolveOnce(const std::vector<NormalizedIdentifier>& ids,
+                                                const ResolveOptions& options) {
+  Plan plan;
+  Resolution res;
+  const int64_t now = clock_.NowMillis();
+
+  // 1. Look every identifier up.
+  std::vector<std::optional<Sid>> roots(ids.size());
+  std::vector<Sid> strong, weak;
+  auto add_unique = [](std::vector<Sid>& v, const Sid& s) {
+    if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+  };
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::vector<BlindIndex> probed;
+    Result<std::optional<Sid>> root = LookupRoot(ids[i], &probed);
+    if (!root.ok()) return root.status();
+    roots[i] = *root;
+    for (size_t p = 0; p < probed.size(); ++p) {
+      plan.expect_lookup.emplace_back(probed[p], p + 1 == probed.size() ? *root : std::nullopt);
+    }
+    if (!*root) continue;
+    if (rules_.strong_kinds.count(ids[i].kind.Name()) > 0) add_unique(strong, **root);
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (roots[i] && std::find(strong.begin(), strong.end(), *roots[i]) == strong.end()) add_unique(weak, *roots[i]);
+  }
+  res.matched = strong;
+  res.matched.insert(res.matched.end(), weak.begin(), weak.end());
+
+  // Helpers that add to the plan.
+  std::set<std::pair<Sid, Sid>> queued_pairs;
+  auto queue_review = [&](const Sid& a, const Sid& b, std::string_view reason) -> Status {
+    if (a == b || queued_pairs.count({a, b}) > 0 || queued_pairs.count({b, a}) > 0) return Status::Ok();
+    queued_pairs.insert({a, b});
+    {
+      std::unique_lock<std::mutex> lock = db_->Lock();
+      Result<Stmt> stmt = db_->Cached(
+          "SELECT 1 FROM identity_reviews WHERE state = 'open' AND "
+          "((sid_a = ?1 AND sid_b = ?2) OR (sid_a = ?2 AND sid_b = ?1))");
+      if (!stmt.ok()) return stmt.status();
+      stmt->Bind(1, a.bytes()).Bind(2, b.bytes());
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (*row) return Status::Ok();  // already waiting for a decision
+    }
+    std::string id = HexEncode(AsBytes(RandomBytes(8)));
+    plan.reviews.push_back({id, a, b, std::string(reason)});
+    plan.entries.push_back({"subject.merge_queued", QueuedPayload(id, a, b, reason)});
+    res.review_ids.push_back(id);
+    return Status::Ok();
+  };
+  std::map<Sid, vault::DataKey> keys;  // data keys of subjects that get links
+  auto create_subject = [&]() -> Sid {
+    Sid sid = sid_generator_();
+    vault::NewSubjectKey key = vault_->MakeSubjectKey(sid);
+    keys[sid] = key.key;
+    plan.new_subjects.push_back(std::move(key));
+    plan.entries.push_back({"subject.created", CreatedPayload(sid)});
+    return sid;
+  };
+  auto link = [&](const Sid& root, const NormalizedIdentifier& id) -> Status {
+    auto it = keys.find(root);
+    if (it == keys.end()) {
+      Result<vault::DataKey> key = vault_->SubjectKey(root);
+      if (!key.ok()) return key.status();
+      it = keys.emplace(root, *key).first;
+    }
+    Plan::Link l;
+    l.root = root;
+    l.kind = id.kind.Name();
+    l.qualifier = id.qualifier;
+    l.bidx = indexer_.Current(id);
+    if (id.kind.type() == domain::IdentifierType::kEmail) l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
+    l.sealed = vault::Seal(it->second.bytes, root, IdentifierSealPurpose(l.kind, l.qualifier), id.value);
+    plan.entries.push_back({"subject.linked", LinkedPayload(root, l.kind)});
+    plan.links.push_back(std::move(l));
+    res.linked_kinds.push_back(id.kind.Name());
+    return Status::Ok();
+  };
+  // "kind qualifier" of the system ids a group of subjects holds.
+  auto system_ids_of = [&](const Sid& root, std::set<std::string>* out) -> Status {
+    std::unique_lock<std::mutex> lock = db_->Lock();
+    Result<Stmt> stmt = db_->Cached("SELECT kind, qualifier FROM identity_identifiers WHERE root_sid = ?");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, root.bytes());
+    for (;;) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      Result<IdentifierKind> kind = IdentifierKind::Parse(stmt->Text(0));
+      if (kind.ok() && kind->IsSystemId()) out->insert(stmt->Text(0) + " " + stmt->Text(1));
+    }
+    return Status::Ok();
+  };
+
+  // 2. Decide the subject the set belongs to.
+  Sid target;
+  std::set<Sid> reviewed_weak;
+  if (strong.size() >= 2) {
+    // Survivor: the oldest subject (ties: the first matched).
+    Sid survivor = strong[0];
+    int64_t oldest = INT64_MAX;
+    std::vector<std::set<std::string>> system_ids(strong.size());
+    bool conflict = false;
+    std::set<std::string> all_ids;
+    for (size_t i = 0; i < strong.size(); ++i) {
+      Result<SubjectInfo> info = Subject(strong[i]);
+      if (!info.ok()) return info.status();
+      if (info->created_millis < oldest) {
+        oldest = info->created_millis;
+        survivor = strong[i];
+      }
+      Status s = system_ids_of(strong[i], &system_ids[i]);
+      if (!s.ok()) return s;
+      for (const std::string& k : system_ids[i]) conflict = conflict || !all_ids.insert(k).second;
+    }
+    conflict = conflict && rules_.one_system_id_per_qualifier;
+    if (!rules_.auto_merge || conflict) {
+      for (const Sid& other : strong) {
+        Status s = queue_review(survivor, other, conflict ? "conflicting_system_id" : "auto_merge_disabled");
+        if (!s.ok()) return s;
+      }
+      res.outcome = Resolution::Outcome::kAmbiguous;
+    } else {
+      for (const Sid& other : strong) {
+        if (other == survivor) continue;
+        plan.merges.push_back({other, survivor});
+        plan.expect_active.push_back(other);
+        plan.entries.push_back({"subject.merged", MergedPayload(survivor, other, "shared_strong_identifier")});
+      }
+      plan.expect_active.push_back(survivor);
+      target = survivor;
+      res.outcome = Resolution::Outcome::kMerged;
+    }
+  } else if (strong.size() == 1) {
+    target = strong[0];
+    plan.expect_active.push_back(target);
+    res.outcome = Resolution::Outcome::kExisting;
+  } else if (weak.empty()) {
+    if (!options.create_if_missing) return res;  // kNotFound, nothing written
+    target = create_subject();
+    res.outcome = Resolution::Outcome::kCreated;
+  } else {
+    bool any_unmatched = std::any_of(roots.begin(), roots.end(), [](const auto& r) { return !r; });
+    if (!any_unmatched && weak.size() == 1) {
+      target = weak[0];
+      plan.expect_active.push_back(target);
+      res.outcome = Resolution::Outcome::kExisting;
+    } else if (!any_unmatched) {
+      for (const Sid& other : weak) {
+        Status s = queue_review(weak[0], other, "weak_identifiers_of_several_subjects");
+        if (!s.ok()) return s;
+      }
+      res.outcome = Resolution::Outcome::kAmbiguous;
+    } else {
+      if (!options.create_if_missing) return res;
+      // Weak matches never attach new identifiers: they get a subject of
+      // their own, and a person decides.
+      target = create_subject();
+      res.outcome = Resolution::Outcome::kCreated;
+      for (const Sid& w : weak) {
+        Status s = queue_review(w, target, "shared_weak_identifier");
+        if (!s.ok()) return s;
+        reviewed_weak.insert(w);
+      }
+    }
+  }
+
+  // 3. Link what is new to the target.
+  if (res.outcome != Resolution::Outcome::kAmbiguous) {
+    std::set<std::string> held;
+    std::vector<Sid> group_roots = {target};
+    for (const Plan::Merge& m : plan.merges) group_roots.push_back(m.merged);
+    if (res.outcome != Resolution::Outcome::kCreated) {
+      for (const Sid& r : group_roots) {
+        Status s = system_ids_of(r, &held);
+        if (!s.ok()) return s;
+      }
+    }
+    for (const Sid& w : weak) {
+      if (w == target || reviewed_weak.count(w) > 0) continue;
+      if (std::find(group_roots.begin(), group_roots.end(), w) != group_roots.end()) continue;
+      Status s = queue_review(target, w, "shared_weak_identifier");
+      if (!s.ok()) return s;
+    }
+    std::vector<size_t> conflicting;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (roots[i]) continue;
+      if (ids[i].kind.IsSystemId() && rules_.one_system_id_per_qualifier) {
+        std::string key = ids[i].kind.Name() + " " + ids[i].qualifier;
+        if (!held.insert(key).second) {
+          conflicting.push_back(i);
+          continue;
+        }
+      }
+      Status s = link(target, ids[i]);
+      if (!s.ok()) return s;
+    }
+    if (!conflicting.empty() && options.create_if_missing) {
+      Sid other = create_subject();
+      for (size_t i : conflicting) {
+        Status s = link(other, ids[i]);
+        if (!s.ok()) return s;
+      }
+      // linked_kinds reports only the target's links.
+      res.linked_kinds.resize(res.linked_kinds.size() - conflicting.size());
+      Status s = queue_review(target, other, "conflicting_system_id");
+      if (!s.ok()) return s;
+    }
+    if (rules_.suggest_plus_tag_merges) {
+      for (const NormalizedIdentifier& id : ids) {
+        if (id.kind.type() != domain::IdentifierType::kEmail) continue;
+        std::vector<Sid> similar;
+        {
+          std::unique_lock<std::mutex> lock = db_->Lock();
+          Result<Stmt> stmt = db_->Cached("SELECT DISTINCT root_sid FROM identity_identifiers WHERE base_bidx = ?");
+          if (!stmt.ok()) return stmt.status();
+          for (const KeyedBlindIndex& k : indexer_.AllOf(EmailBaseInput(id.value))) {
+            stmt->Bind(1, BytesOf(k.bidx));
+            for (;;) {
+              Result<bool> row = stmt->Step();
+              if (!row.ok()) return row.status();
+              if (!*row) break;
+              Result<Sid> sid = SidFromColumn(stmt->Blob(0));
+              if (!sid.ok()) return sid.status();
+              similar.push_back(*sid);
+            }
+            stmt->Reset();
+          }
+        }
+        for (const Sid& s : similar) {
+          if (std::find(group_roots.begin(), group_roots.end(), s) != group_roots.end()) continue;
+          Status st = queue_review(target, s, "email_plus_tag");
+          if (!st.ok()) return st;
+        }
+      }
+    }
+    res.sid = target;
+  }
+
+  if (plan.entries.empty()) return res;  // a pure lookup: nothing to write
+
+  // 4. Write, re-validating what was read.
+  Status s = writer_.Write(std::move(plan.entries), [&plan, now](sqlite3* db,
+                                                                 std::span<const ledger::AppendedEntry>) -> Status {
+    {
+      Result<Stmt> stmt = Stmt::Prepare(db, "SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
+      if (!stmt.ok()) return stmt.status();
+      for (const auto& [bidx, root] : plan.expect_lookup) {
+        stmt->Bind(1, BytesOf(bidx));
+        Result<bool> row = stmt->Step();
+        if (!row.ok()) return row.status();
+        bool same = *row ? (root && stmt->Blob(0) == std::string(AsChars(root->bytes()))) : !root;
+        if (!same) return Status::Unavailable(std::string(kConcurrentChange));
+        stmt->Reset();
+      }
+    }
+    for (const Sid& sid : plan.expect_active) {
+      Status st = ExpectActive(db, sid);
+      if (!st.ok()) return st;
+    }
+    for (const vault::NewSubjectKey& k : plan.new_subjects) {
+      Result<Stmt> stmt = Stmt::Prepare(db, "INSERT INTO identity_subjects(sid, state, created_ms) VALUES(?, 0, ?)");
+      if (!stmt.ok()) return stmt.status();
+      stmt->Bind(1, k.sid.bytes()).Bind(2, now);
+      Status st = stmt->Run();
+      if (!st.ok()) return st;
+      st = vault::Vault::InsertSubjectKey(db, k);
+      if (!st.ok()) return st;
+    }
+    for (const Plan::Merge& m : plan.merges) {
+      Status st = ApplyMerge(db, m.merged, m.survivor, now);
+      if (!st.ok()) return st;
+    }
+    {
+      Result<Stmt> stmt = Stmt::Prepare(
+          db,
+          "INSERT INTO identity_identifiers(bidx, root_sid, owner_sid, kind, qualifier, key_id, sealed, base_bidx, "
+          "created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!stmt.ok()) return stmt.status();
+      for (const Plan::Link& l : plan.links) {
+        stmt->Bind(1, BytesOf(l.bidx.bidx))
+            .Bind(2, l.root.bytes())
+            .Bind(3, l.root.bytes())
+            .BindText(4, l.kind)
+            .BindText(5, l.qualifier)
+            .Bind(6, static_cast<int64_t>(l.bidx.key_id))
+            .Bind(7, AsBytes(l.sealed))
+            .Bind(9, now);
+        if (l.base) {
+          stmt->Bind(8, BytesOf(l.base->bidx));
+        } else {
+          stmt->BindNull(8);
+        }
+        Status st = stmt->Run();
+        if (!st.ok()) return st.WithContext("link " + l.kind + " to " + l.root.ToHex());
+        stmt->Reset();
+      }
+    }
+    {
+      Result<Stmt> stmt = Stmt::Prepare(
+          db, "INSERT INTO identity_reviews(id, sid_a, sid_b, reason, state, created_ms) VALUES(?, ?, ?, ?, 'open', ?)");
+      if (!stmt.ok()) return stmt.status();
+      for (const Plan::NewReview& r : plan.reviews) {
+        stmt->BindText(1, r.id).Bind(2, r.a.bytes()).Bind(3, r.b.bytes()).BindText(4, r.reason).Bind(5, now);
+        Status st = stmt->Run();
+        if (!st.ok()) return st;
+        stmt->Reset();
+      }
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return res;
+}
+
+Result<std::vector<NormalizedIdentifier>> SubjectRegistry::IdentifiersOf(const Sid& sid) const {
+  Result<SubjectInfo> info = Subject(sid);
+  if (!info.ok()) return info.status();
+  if (info->state == SubjectState::kShredded) return Status::NotFound("subject " + sid.ToHex() + " was shredded");
+  struct Row {
+    Sid owner;
+    std::string kind, qualifier, sealed;
+  };
+  std::vector<Row> rows;
+  {
+    std::unique_lock<std::mutex> lock = db_->Lock();
+    Result<Stmt> stmt = db_->Cached(
+        "SELECT owner_sid, kind, qualifier, sealed FROM identity_identifiers WHERE root_sid = ? "
+        "ORDER BY created_ms, kind");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, info->resolves_to.bytes());
+    for (;;) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      Result<Sid> owner = SidFromColumn(stmt->Blob(0));
+      if (!owner.ok()) return owner.status();
+      rows.push_back({*owner, stmt->Text(1), stmt->Text(2), stmt->Blob(3)});
+    }
+  }
+  std::map<Sid, vault::DataKey> keys;
+  std::vector<NormalizedIdentifier> out;
+  for (const Row& r : rows) {
+    auto it = keys.find(r.owner);
+    if (it == keys.end()) {
+      Result<vault::DataKey> key = vault_->SubjectKey(r.owner);
+      if (!key.ok()) return key.status();
+      it = keys.emplace(r.owner, *key).first;
+    }
+    Result<std::string> value = vault::Open(it->second.bytes, r.owner, IdentifierSealPurpose(r.kind, r.qualifier), r.sealed);
+    if (!value.ok()) return value.status().WithContext(r.kind + " identifier");
+    Result<IdentifierKind> kind = IdentifierKind::Parse(r.kind);
+    if (!kind.ok()) return Status::Corruption("identity_identifiers holds an unknown kind");
+    out.push_back(NormalizedIdentifier{*kind, r.qualifier, std::move(*value)});
+  }
+  return out;
+}
+
+Result<std::vector<Review>> SubjectRegistry::OpenReviews() const {
+  std::vector<Review> out;
+  std::unique_lock<std::mutex> lock = db_->Lock();
+  Result<Stmt> stmt = db_->Cached(
+      "SELECT id, sid_a, sid_b, reason, created_ms FROM identity_reviews WHERE state = 'open' "
+      "ORDER BY created_ms, id");
+  if (!stmt.ok()) return stmt.status();
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    Result<Sid> a = SidFromColumn(stmt->Blob(1));
+    Result<Sid> b = SidFromColumn(stmt->Blob(2));
+    if (!a.ok() || !b.ok()) return Status::Corruption("identity_reviews holds a malformed sid");
+    out.push_back({stmt->Text(0), *a, *b, stmt->Text(3), stmt->Int(4)});
+  }
+  return out;
+}
+
+Result<Sid> SubjectRegistry::ApproveReview(std::string_view review_id) {
+  std::lock_guard<std::mutex> write_lock(write_mutex_);
+  Result<std::vector<Review>> reviews = OpenReviews();
+  if (!reviews.ok()) return reviews.status();
+  auto it = std::find_if(reviews->begin(), reviews->end(), [&](const Review& r) { return r.id == review_id; });
+  if (it == reviews->end()) return Status::NotFound("no open review " + std::string(review_id.substr(0, 32)));
+  Result<SubjectInfo> a = Subject(it->a);
+  if (!a.ok()) return a.status();
+  Result<SubjectInfo> b = Subject(it->b);
+  if (!b.ok()) return b.status();
+  Result<SubjectInfo> ra = Subject(a->resolves_to);
+  if (!ra.ok()) return ra.status();
+  Result<SubjectInfo> rb = Subject(b->resolves_to);
+  if (!rb.ok()) return rb.status();
+  if (ra->state != SubjectState::kActive || rb->state != SubjectState::kActive) {
+    return Status::FailedPrecondition("review " + it->id + " names a subject that is no longer active");
+  }
+  std::string id = it->id;
+  const int64_t now = clock_.NowMillis();
+  bool same = ra->sid == rb->sid;
+  Sid survivor = ra->created_millis <= rb->created_millis ? ra->sid : rb->sid;
+  Sid merged = survivor == ra->sid ? rb->sid : ra->sid;
+  std::vector<ledger::NewEntry> entries;
+  if (!same) entries.push_back({"subject.merged", MergedPayload(survivor, merged, "review_approved", id)});
+  Status s = writer_.Write(std::move(entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry>) -> Status {
+    Result<Stmt> stmt = Stmt::Prepare(
+        db, "UPDATE identity_reviews SET state = ? WHERE id = ? AND state = 'open'");
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindText(1, same ? "obsolete" : "approved").BindText(2, id);
+    Status st = stmt->Run();
+    if (!st.ok()) return st;
+    if (stmt->Changes() != 1) return Status::Unavailable(std::string(kConcurrentChange));
+    if (same) return Status::Ok();
+    st = ExpectActive(db, survivor);
+    if (!st.ok()) return st;
+    st = ExpectActive(db, merged);
+    if (!st.ok()) return st;
+    return ApplyMerge(db, merged, survivor, now);
+  });
+  if (!s.ok()) return s;
+  return survivor;
+}
+
+Status SubjectRegistry::RejectReview(std::string_view review_id) {
+  std::lock_guard<std::mutex> write_lock(write_mutex_);
+  std::string id(review_id);
+  bool well_formed = id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  if (!well_formed) return Status::NotFound("no open review with that id");
+  return writer_.Write({{"subject.review_rejected", "{\"review\":" + Quoted(id) + "}"}},
+                       [&](sqlite3* db, std::span<const ledger::AppendedEntry>) -> Status {
+                         Result<Stmt> stmt = Stmt::Prepare(
+                             db, "UPDATE identity_reviews SET state = 'rejected' WHERE id = ? AND state = 'open'");
+                         if (!stmt.ok()) return stmt.status();
+                         stmt->BindText(1, id);
+                         Status st = stmt->Run();
+                         if (!st.ok()) return st;
+                         if (stmt->Changes() != 1) {
+                           return Status::NotFound("no open review " + id.substr(0, 32));
+                         }
+                         return Status::Ok();
+                       });
+}
+
+Result<ShredReport> SubjectRegistry::Shred(const Sid& sid) {
+  Result<SubjectInfo> info = Subject(sid);
+  if (!info.ok()) return info.status();
+  Result<SubjectInfo> root = Subject(info->resolves_to);
+  if (!root.ok()) return root.status();
+  if (root->state == SubjectState::kShredded) {
+    return Status::FailedPrecondition("subject " + sid.ToHex() + " is already shredded");
+  }
+  Result<std::vector<ShredReport>> reports = ShredMany(std::span<const Sid>(&sid, 1));
+  if (!reports.ok()) return reports.status();
+  if (reports->empty()) return Status::FailedPrecondition("subject " + sid.ToHex() + " is already shredded");
+  return reports->front();
+}
+
+Result<std::vector<ShredReport>> SubjectRegistry::ShredMany(std::span<const Sid> sids) {
+  std::lock_guard<std::mutex> write_lock(write_mutex_);
+  std::vector<ShredReport> reports;
+  std::set<Sid> roots_seen;
+  std::vector<ledger::NewEntry> entries;
+  for (const Sid& sid : sids) {
+    Result<SubjectInfo> info = Subject(sid);
+    if (!info.ok()) {
+      if (info.status().code() == StatusCode::kNotFound) continue;
+      return info.status();
+    }
+    Result<SubjectInfo> root = Subject(info->resolves_to);
+    if (!root.ok()) return root.status();
+    if (root->state == SubjectState::kShredded || !roots_seen.insert(root->sid).second) continue;
+    Result<std::vector<Sid>> group = GroupOf(root->sid);
+    if (!group.ok()) return group.status();
+    for (const Sid& m : *group) entries.push_back({"subject.shredded", ShreddedPayload(m, root->sid)});
+    reports.push_back({root->sid, std::move(*group)});
+  }
+  if (reports.empty()) return reports;
+  Status s = writer_.Write(std::move(entries), [&reports](sqlite3* db, std::span<const ledger::AppendedEntry>) {
+    // secure_delete is a property of the connection; make sure of it here,
+    // on the connection that deletes.
+    Status st = vault::Exec(db, "PRAGMA secure_delete=ON;");
+    if (!st.ok()) return st;
+    for (const ShredReport& r : reports) {
+      st = ExpectActive(db, r.root);
+      if (!st.ok()) return st;
+      st = RunWithSid(db, "DELETE FROM identity_identifiers WHERE root_sid = ?", r.root);
+      if (!st.ok()) return st;
+      for (const Sid& m : r.shredded) {
+        st = vault::Vault::DeleteSubject(db, m);
+        if (!st.ok()) return st;
+        st = RunWithSid(db, "UPDATE identity_subjects SET state = 2 WHERE sid = ?", m);
+        if (!st.ok()) return st;
+        st = RunWithSid(db,
+                        "UPDATE identity_reviews SET state = 'obsolete' WHERE state = 'open' AND "
+                        "(sid_a = ?1 OR sid_b = ?1)",
+                        m);
+        if (!st.ok()) return st;
+      }
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  s = db_->CheckpointTruncate();
+  if (!s.ok()) return s.WithContext("shred committed; WAL checkpoint incomplete, call CheckpointWal()");
+  return reports;
+}
+
+}  // namespace consentd::identity

@@ -1,0 +1,202 @@
+// SubjectRegistry: resolves identifiers to subjects (random sids) through
+// blind indexes, links new identifiers, merges or queues merges, and
+// crypto-shreds subjects. Every change is one LedgerWriter transaction whose
+// ledger entries name only sids and identifier kinds:
+//
+//   subject.created        {"sid"}
+//   subject.linked         {"sid","kind"}                 one per identifier
+//   subject.merged         {"sid","merged_sid","reason","rule"}
+//   subject.merge_queued   {"review","sids":[a,b],"reason","rule"}
+//   subject.review_rejected {"review"}
+//   subject.shredded       {"sid","root"}                 one per sid
+//
+// Never an identifier value or a blind index (invariant 1); errors name kinds
+// and sids only (invariant 6).
+//
+// Resolution rules ("resolver/v1", see docs/identity.md):
+//   - Matches through strong kinds (IdentityRules::strong_kinds) identify a
+//     subject; matches through weak kinds only suggest one.
+//   - No match: a new subject holds all the identifiers.
+//   - One strongly matched subject: unmatched identifiers are linked to it.
+//   - Several strongly matched subjects: merged into the oldest when
+//     rules.auto_merge and their system ids do not conflict; otherwise a
+//     review is queued for each pair and nothing is linked.
+//   - A weakly matched subject other than the result: a review, never a
+//     link or merge. Only weak matches and unmatched identifiers: a new
+//     subject for the unmatched ones, and a review.
+//   - A system id whose system and qualifier the subject already has with a
+//     different id (rules.one_system_id_per_qualifier): not linked; it goes
+//     to a new subject and a "conflicting_system_id" review is queued.
+//   - rules.suggest_plus_tag_merges: an email whose +tag-less form belongs to
+//     another subject queues an "email_plus_tag" review.
+// Merging never rewrites history: the merged sid keeps its key, records and
+// ledger entries; identity_aliases maps it to the survivor.
+//
+// Thread-safety: thread-safe. Lookups run concurrently with one writer;
+// changes are serialized in-process and re-validated inside the transaction
+// (a concurrent change elsewhere makes Resolve retry).
+#ifndef CONSENTD_IDENTITY_SUBJECT_REGISTRY_H_
+#define CONSENTD_IDENTITY_SUBJECT_REGISTRY_H_
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "src/base/clock.h"
+#include "src/base/result.h"
+#include "src/domain/identifier_kind.h"
+#include "src/domain/identity_rules.h"
+#include "src/domain/sid.h"
+#include "src/identity/blind_index.h"
+#include "src/identity/schema.h"
+#include "src/vault/key_directory.h"
+#include "src/vault/ledger_writer.h"
+#include "src/vault/sqlite_database.h"
+#include "src/vault/vault.h"
+
+namespace consentd::identity {
+
+struct SubjectRegistryOptions {
+  std::string database_path;               // <data-dir>/consentd.db, the ledger's file
+  vault::LedgerWriter* writer = nullptr;   // required; writes to database_path
+  vault::KeyRing kek;                      // required
+  vault::KeyRing blind_index_keys;         // required
+  domain::IdentityRules rules;
+  const Clock* clock = nullptr;            // default: the system clock
+  domain::SidGenerator sid_generator;      // default: Sid::Random
+};
+
+struct ResolveOptions {
+  // When nothing matches: create a subject (true) or report kNotFound.
+  bool create_if_missing = true;
+};
+
+struct Resolution {
+  enum class Outcome {
+    kNotFound,   // nothing matched and create_if_missing was false
+    kCreated,    // a new subject holds the identifiers
+    kExisting,   // one subject matched
+    kMerged,     // several subjects matched and were merged into `sid`
+    kAmbiguous,  // several subjects matched; reviews were queued
+  };
+  Outcome outcome = Outcome::kNotFound;
+  domain::Sid sid;                        // the subject; zero for kNotFound/kAmbiguous
+  std::vector<domain::Sid> matched;       // subjects the set matched (roots)
+  std::vector<std::string> linked_kinds;  // kinds newly linked to `sid`
+  std::vector<std::string> review_ids;    // reviews queued by this call
+};
+
+struct SubjectInfo {
+  domain::Sid sid;
+  SubjectState state = SubjectState::kActive;
+  domain::Sid resolves_to;  // itself, or the survivor of a merge
+  int64_t created_millis = 0;
+};
+
+struct Review {
+  std::string id;
+  domain::Sid a, b;
+  std::string reason;
+  int64_t created_millis = 0;
+};
+
+struct ShredReport {
+  domain::Sid root;                  // the subject asked for, after aliases
+  std::vector<domain::Sid> shredded; // root and every sid merged into it
+};
+
+class SubjectRegistry {
+ public:
+  // Creates the tables if missing (one durable transaction through
+  // options.writer) and opens a read connection to options.database_path.
+  // kInvalidArgument for missing options.
+  static Result<std::unique_ptr<SubjectRegistry>> Open(SubjectRegistryOptions options);
+
+  // Convenience: loads (creating when missing) kek.key and blind-index.key
+  // from `keys` and opens.
+  static Result<std::unique_ptr<SubjectRegistry>> Open(const std::string& database_path,
+                                                       vault::LedgerWriter& writer,
+                                                       const vault::KeyDirectory& keys,
+                                                       const domain::IdentityRules& rules,
+                                                       const Clock* clock = nullptr);
+
+  SubjectRegistry(const SubjectRegistry&) = delete;
+  SubjectRegistry& operator=(const SubjectRegistry&) = delete;
+  ~SubjectRegistry();
+
+  // The subject an identifier belongs to, or nullopt. Read-only; never
+  // writes. kInvalidArgument when the identifier does not normalize.
+  Result<std::optional<domain::Sid>> Lookup(const domain::Identifier& identifier) const;
+  Result<std::optional<domain::Sid>> LookupNormalized(const domain::NormalizedIdentifier& identifier) const;
+
+  // Resolves a set of identifiers (see the rules above), writing links,
+  // merges and reviews with their ledger entries. Durable when OK.
+  // kInvalidArgument (naming the kind and position) if any identifier does
+  // not normalize: then nothing is written.
+  Result<Resolution> Resolve(std::span<const domain::Identifier> identifiers,
+                             const ResolveOptions& options = ResolveOptions());
+
+  // State of `sid` and the sid it resolves to. kNotFound if unknown.
+  Result<SubjectInfo> Subject(const domain::Sid& sid) const;
+
+  // The identifiers of the subject `sid` resolves to (including those of
+  // subjects merged into it), decrypted. kNotFound for unknown or shredded
+  // subjects. Contains personal data: for adapters calling downstream
+  // systems only.
+  Result<std::vector<domain::NormalizedIdentifier>> IdentifiersOf(const domain::Sid& sid) const;
+
+  // Open reviews, oldest first.
+  Result<std::vector<Review>> OpenReviews() const;
+  // Merges the two subjects of an open review (the older survives) and
+  // closes it. Returns the survivor. kNotFound for an unknown or closed
+  // review; kFailedPrecondition when a subject is no longer active.
+  Result<domain::Sid> ApproveReview(std::string_view review_id);
+  // Closes an open review without merging.
+  Status RejectReview(std::string_view review_id);
+
+  // Crypto-shreds the subject `sid` resolves to and every subject merged
+  // into it: deletes their wrapped data keys, vault records and identifier
+  // rows (lookup rows and sealed values) with secure_delete on, records
+  // "subject.shredded" entries, then checkpoints and truncates the WAL so no
+  // file keeps the old pages. kNotFound for unknown sids;
+  // kFailedPrecondition when already shredded. If the final checkpoint
+  // fails, the shred itself is durable and kUnavailable is returned:
+  // call CheckpointWal() again.
+  Result<ShredReport> Shred(const domain::Sid& sid);
+  // Shreds several subjects in one transaction and one checkpoint.
+  // Unknown or already shredded sids are skipped.
+  Result<std::vector<ShredReport>> ShredMany(std::span<const domain::Sid> sids);
+
+  Status CheckpointWal() { return db_->CheckpointTruncate(); }
+
+  const vault::Vault& vault() const { return *vault_; }
+  vault::Database& database() { return *db_; }
+  const BlindIndexer& indexer() const { return indexer_; }
+  const domain::IdentityRules& rules() const { return rules_; }
+
+ private:
+  struct Plan;
+  SubjectRegistry(SubjectRegistryOptions options, std::unique_ptr<vault::Database> db);
+
+  Result<std::optional<domain::Sid>> LookupRoot(const domain::NormalizedIdentifier& id,
+                                                std::vector<BlindIndex>* probed) const;
+  Result<Resolution> ResolveOnce(const std::vector<domain::NormalizedIdentifier>& ids,
+                                 const ResolveOptions& options);
+  Result<std::vector<domain::Sid>> GroupOf(const domain::Sid& root) const;
+
+  const domain::IdentityRules rules_;
+  vault::LedgerWriter& writer_;
+  const Clock& clock_;
+  const domain::SidGenerator sid_generator_;
+  const BlindIndexer indexer_;
+  std::unique_ptr<vault::Database> db_;
+  std::unique_ptr<vault::Vault> vault_;
+  std::mutex write_mutex_;  // serializes Resolve, reviews and Shred in-process
+};
+
+}  // namespace consentd::identity
+
+#endif  // CONSENTD_IDENTITY_SUBJECT_REGISTRY_H_

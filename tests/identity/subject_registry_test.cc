@@ -1,0 +1,289 @@
+// Resolution: new subject, existing subject, two subjects linked by a new
+// identifier (merged or queued per rules), conflicting system ids, weak
+// matches, plus-tag suggestions, reviews, and what the ledger records.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "tests/identity/test_env.h"
+
+namespace consentd::identity {
+namespace {
+
+using domain::Identifier;
+using domain::IdentifierType;
+using domain::Sid;
+using testing::Email;
+using testing::Phone;
+using testing::System;
+using testing::TestEnv;
+using Outcome = Resolution::Outcome;
+
+Resolution MustResolve(TestEnv& env, std::vector<Identifier> ids) {
+  Result<Resolution> r = env.registry().Resolve(ids);
+  if (!r.ok()) FAIL(r.status().ToString());
+  return *r;
+}
+
+// Every ledger entry as text (kind and payload are inside the entry bytes).
+std::vector<std::string> LedgerEntries(TestEnv& env) {
+  std::vector<std::string> out;
+  Status s = env.ledger().ScanEntries(0, env.ledger().Size(), [&](uint64_t, std::string_view bytes) {
+    out.emplace_back(bytes);
+    return Status::Ok();
+  });
+  REQUIRE(s.ok());
+  return out;
+}
+
+size_t CountContaining(const std::vector<std::string>& entries, std::string_view needle) {
+  size_t n = 0;
+  for (const std::string& e : entries) n += e.find(needle) != std::string::npos;
+  return n;
+}
+
+TEST_CASE("Resolving unknown identifiers creates one subject holding all of them", "[identity][resolve]") {
+  TestEnv env;
+  Resolution r = MustResolve(env, {Email("Ada@Example.com"), Phone("+44 20 7946 0958")});
+  CHECK(r.outcome == Outcome::kCreated);
+  CHECK_FALSE(r.sid.IsZero());
+  CHECK(r.linked_kinds == std::vector<std::string>{"email", "phone"});
+
+  Result<std::optional<Sid>> by_email = env.registry().Lookup(Email("  ada@example.COM"));
+  REQUIRE(by_email.ok());
+  CHECK(*by_email == std::optional<Sid>(r.sid));
+  Result<std::vector<domain::NormalizedIdentifier>> ids = env.registry().IdentifiersOf(r.sid);
+  REQUIRE(ids.ok());
+  REQUIRE(ids->size() == 2);
+  CHECK((*ids)[0].value == "ada@example.com");
+  CHECK((*ids)[1].value == "+442079460958");
+
+  std::vector<std::string> entries = LedgerEntries(env);
+  CHECK(CountContaining(entries, "subject.created") == 1);
+  CHECK(CountContaining(entries, "subject.linked") == 2);
+  CHECK(CountContaining(entries, r.sid.ToHex()) == 3);
+}
+
+TEST_CASE("Resolving without create_if_missing reports not found and writes nothing", "[identity][resolve]") {
+  TestEnv env;
+  uint64_t before = env.ledger().Size();
+  std::vector<Identifier> ids = {Email("nobody@example.com")};
+  Result<Resolution> r = env.registry().Resolve(ids, ResolveOptions{.create_if_missing = false});
+  REQUIRE(r.ok());
+  CHECK(r->outcome == Outcome::kNotFound);
+  CHECK(env.ledger().Size() == before);
+}
+
+TEST_CASE("Resolving a known identifier returns its subject and links the new ones", "[identity][resolve]") {
+  TestEnv env;
+  Sid sid = MustResolve(env, {Email("grace@example.com")}).sid;
+  uint64_t size = env.ledger().Size();
+
+  Resolution again = MustResolve(env, {Email("GRACE@example.com")});
+  CHECK(again.outcome == Outcome::kExisting);
+  CHECK(again.sid == sid);
+  CHECK(env.ledger().Size() == size);  // a pure lookup writes nothing
+
+  Resolution more = MustResolve(
+      env, {Email("grace@example.com"), System(IdentifierType::kShopifyCustomer, "207119551", "shop.myshopify.com")});
+  CHECK(more.outcome == Outcome::kExisting);
+  CHECK(more.sid == sid);
+  CHECK(more.linked_kinds == std::vector<std::string>{"shopify_customer"});
+  Result<std::optional<Sid>> by_shop = env.registry().Lookup(
+      System(IdentifierType::kShopifyCustomer, "gid://shopify/Customer/207119551", "SHOP.myshopify.com"));
+  REQUIRE(by_shop.ok());
+  CHECK(*by_shop == std::optional<Sid>(sid));
+}
+
+TEST_CASE("Two subjects joined by a new identifier set are merged when the rules allow", "[identity][merge]") {
+  domain::IdentityRules rules;
+  rules.auto_merge = true;
+  TestEnv env(rules);
+  Sid first = MustResolve(env, {Email("linus@example.com")}).sid;
+  env.clock().Advance(1000);
+  Sid second = MustResolve(env, {System(IdentifierType::kHubSpotContact, "51")}).sid;
+  REQUIRE(first != second);
+
+  Resolution r = MustResolve(env, {System(IdentifierType::kHubSpotContact, "51"), Email("linus@example.com"),
+                                   Phone("+1 201 555 0123")});
+  CHECK(r.outcome == Outcome::kMerged);
+  CHECK(r.sid == first);  // the older subject survives
+  CHECK(r.linked_kinds == std::vector<std::string>{"phone"});
+
+  // The merged sid resolves to the survivor; both histories stay.
+  Result<SubjectInfo> info = env.registry().Subject(second);
+  REQUIRE(info.ok());
+  CHECK(info->state == SubjectState::kMerged);
+  CHECK(info->resolves_to == first);
+  Result<std::optional<Sid>> by_hubspot = env.registry().Lookup(System(IdentifierType::kHubSpotContact, "51"));
+  REQUIRE(by_hubspot.ok());
+  CHECK(*by_hubspot == std::optional<Sid>(first));
+  Result<std::vector<domain::NormalizedIdentifier>> ids = env.registry().IdentifiersOf(second);
+  REQUIRE(ids.ok());
+  CHECK(ids->size() == 3);
+
+  std::vector<std::string> entries = LedgerEntries(env);
+  REQUIRE(CountContaining(entries, "subject.merged") == 1);
+  CHECK(CountContaining(entries, "\"merged_sid\":\"" + second.ToHex() + "\"") == 1);
+  CHECK(CountContaining(entries, "\"sid\":\"" + second.ToHex() + "\"") == 2);  // created + linked stay
+}
+
+TEST_CASE("Two subjects joined by a new identifier set are queued for review when merges are manual",
+          "[identity][merge]") {
+  TestEnv env;  // auto_merge = false by default
+  Sid first = MustResolve(env, {Email("ken@example.com")}).sid;
+  Sid second = MustResolve(env, {System(IdentifierType::kSalesforceContact, "003D000000QV9n2")}).sid;
+
+  Resolution r = MustResolve(env, {Email("ken@example.com"), System(IdentifierType::kSalesforceContact,
+                                                                    "003D000000QV9n2IAD"),
+                                   Phone("+33 1 23 45 67 89")});
+  CHECK(r.outcome == Outcome::kAmbiguous);
+  CHECK(r.sid.IsZero());
+  CHECK(r.matched.size() == 2);
+  REQUIRE(r.review_ids.size() == 1);
+  CHECK(r.linked_kinds.empty());
+  Result<std::optional<Sid>> phone = env.registry().Lookup(Phone("+33123456789"));
+  REQUIRE(phone.ok());
+  CHECK_FALSE(phone->has_value());  // nothing linked while ambiguous
+
+  // The same set again does not queue a second review.
+  Resolution again = MustResolve(env, {Email("ken@example.com"), System(IdentifierType::kSalesforceContact,
+                                                                        "003D000000QV9n2")});
+  CHECK(again.review_ids.empty());
+
+  Result<std::vector<Review>> reviews = env.registry().OpenReviews();
+  REQUIRE(reviews.ok());
+  REQUIRE(reviews->size() == 1);
+  CHECK(reviews->front().reason == "auto_merge_disabled");
+
+  // A person approves: the subjects merge.
+  Result<Sid> survivor = env.registry().ApproveReview(r.review_ids[0]);
+  REQUIRE(survivor.ok());
+  CHECK(*survivor == first);
+  Result<SubjectInfo> info = env.registry().Subject(second);
+  REQUIRE(info.ok());
+  CHECK(info->resolves_to == first);
+  reviews = env.registry().OpenReviews();
+  REQUIRE(reviews.ok());
+  CHECK(reviews->empty());
+  std::vector<std::string> entries = LedgerEntries(env);
+  CHECK(CountContaining(entries, "subject.merge_queued") == 1);
+  CHECK(CountContaining(entries, "review_approved") == 1);
+}
+
+TEST_CASE("A rejected review closes without merging", "[identity][merge]") {
+  TestEnv env;
+  MustResolve(env, {Email("a1@example.com")});
+  MustResolve(env, {Email("b1@example.com")});
+  Resolution r = MustResolve(env, {Email("a1@example.com"), Email("b1@example.com")});
+  REQUIRE(r.review_ids.size() == 1);
+  REQUIRE(env.registry().RejectReview(r.review_ids[0]).ok());
+  CHECK(env.registry().RejectReview(r.review_ids[0]).code() == StatusCode::kNotFound);
+  CHECK(env.registry().ApproveReview(r.review_ids[0]).status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("Conflicting system ids of one shop are never linked to one subject", "[identity][conflict]") {
+  domain::IdentityRules rules;
+  rules.auto_merge = true;
+  TestEnv env(rules);
+  const std::string shop = "shop.myshopify.com";
+  Sid alice = MustResolve(env, {Email("alice@example.com"), System(IdentifierType::kShopifyCustomer, "1", shop)}).sid;
+
+  SECTION("a second customer id of the same shop goes to a new subject and a review") {
+    Resolution r = MustResolve(env, {Email("alice@example.com"), System(IdentifierType::kShopifyCustomer, "2", shop)});
+    CHECK(r.outcome == Outcome::kExisting);
+    CHECK(r.sid == alice);
+    CHECK(r.linked_kinds.empty());
+    REQUIRE(r.review_ids.size() == 1);
+    Result<std::optional<Sid>> other = env.registry().Lookup(System(IdentifierType::kShopifyCustomer, "2", shop));
+    REQUIRE(other.ok());
+    REQUIRE(other->has_value());
+    CHECK(**other != alice);
+    Result<std::vector<Review>> reviews = env.registry().OpenReviews();
+    REQUIRE(reviews.ok());
+    REQUIRE(reviews->size() == 1);
+    CHECK(reviews->front().reason == "conflicting_system_id");
+  }
+  SECTION("a customer id of another shop links normally") {
+    Resolution r = MustResolve(
+        env, {Email("alice@example.com"), System(IdentifierType::kShopifyCustomer, "2", "other.myshopify.com")});
+    CHECK(r.sid == alice);
+    CHECK(r.linked_kinds == std::vector<std::string>{"shopify_customer"});
+    CHECK(r.review_ids.empty());
+  }
+  SECTION("subjects with different ids of the same shop are not merged even with auto_merge") {
+    Sid bob = MustResolve(env, {Email("bob@example.com"), System(IdentifierType::kShopifyCustomer, "3", shop)}).sid;
+    Resolution r = MustResolve(env, {Email("alice@example.com"), Email("bob@example.com")});
+    CHECK(r.outcome == Outcome::kAmbiguous);
+    REQUIRE(r.review_ids.size() == 1);
+    Result<std::vector<Review>> reviews = env.registry().OpenReviews();
+    REQUIRE(reviews.ok());
+    CHECK(reviews->front().reason == "conflicting_system_id");
+    Result<SubjectInfo> info = env.registry().Subject(bob);
+    REQUIRE(info.ok());
+    CHECK(info->state == SubjectState::kActive);
+  }
+}
+
+TEST_CASE("A match through a weak identifier never links a new identifier", "[identity][weak]") {
+  TestEnv env;  // phone is weak by default
+  Sid parent = MustResolve(env, {Email("parent@example.com"), Phone("+49 30 12345678")}).sid;
+
+  Resolution r = MustResolve(env, {Phone("+49 30 12345678"), Email("teen@example.com")});
+  CHECK(r.outcome == Outcome::kCreated);
+  CHECK(r.sid != parent);
+  REQUIRE(r.review_ids.size() == 1);
+  Result<std::vector<Review>> reviews = env.registry().OpenReviews();
+  REQUIRE(reviews.ok());
+  CHECK(reviews->front().reason == "shared_weak_identifier");
+
+  // The phone alone still resolves to the subject that holds it.
+  Resolution phone_only = MustResolve(env, {Phone("+49 (0)30 1234 5678")});
+  CHECK(phone_only.outcome == Outcome::kExisting);
+  CHECK(phone_only.sid == parent);
+}
+
+TEST_CASE("Plus-tag variants of an email produce a review, never a merge", "[identity][plus-tag]") {
+  domain::IdentityRules rules;
+  rules.suggest_plus_tag_merges = true;
+  rules.auto_merge = true;
+  TestEnv env(rules);
+  Sid plain = MustResolve(env, {Email("mia@example.com")}).sid;
+  Resolution tagged = MustResolve(env, {Email("mia+shop@example.com")});
+  CHECK(tagged.outcome == Outcome::kCreated);
+  CHECK(tagged.sid != plain);
+  REQUIRE(tagged.review_ids.size() == 1);
+  Result<std::vector<Review>> reviews = env.registry().OpenReviews();
+  REQUIRE(reviews.ok());
+  CHECK(reviews->front().reason == "email_plus_tag");
+}
+
+TEST_CASE("Invalid identifiers are rejected as a whole, naming position and kind only", "[identity][resolve]") {
+  TestEnv env;
+  uint64_t before = env.ledger().Size();
+  std::vector<Identifier> ids = {Email("ok@example.com"), Email("secret-name@@example.com")};
+  Result<Resolution> r = env.registry().Resolve(ids);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(r.status().message() == "identifier 1: email: more than one '@'");
+  CHECK(env.ledger().Size() == before);
+  Result<std::optional<Sid>> none = env.registry().Lookup(Email("ok@example.com"));
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+}
+
+TEST_CASE("Ledger entries carry sids and kinds but no identifier value nor blind index", "[identity][ledger]") {
+  TestEnv env;
+  MustResolve(env, {Email("privacy.canary@example.org"), Phone("+81 3-1234-5678"),
+                    System(IdentifierType::kHubSpotContact, "987654321")});
+  for (const std::string& e : LedgerEntries(env)) {
+    CHECK(e.find("canary") == std::string::npos);
+    CHECK(e.find("example.org") == std::string::npos);
+    CHECK(e.find("312345678") == std::string::npos);
+    CHECK(e.find("987654321") == std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace consentd::identity
