@@ -416,15 +416,17 @@ void MeasureVerify(Ledger& ledger, const Signer& signer, int reps) {
   double v = Median(verify_rates), o = Median(openssl_rates), ll = Median(lowlevel_rates),
          s = Median(sodium_rates);
   bool openssl_faster = o >= s;
-  // The baseline is the fastest plain hashing measured.
-  double best = std::max({o, ll, s});
-  const char* best_name = best == ll ? " (OpenSSL SHA256_Init/Update/Final)"
-                          : best == o ? " (OpenSSL SHA256 one-shot)"
-                                      : " (libsodium crypto_hash_sha256)";
+  // The baseline of issue 2: plain one-shot SHA-256, the faster of OpenSSL's
+  // and libsodium's. OpenSSL's low-level functions are faster still (the
+  // one-shot call fetches the digest every time); reported beside it.
+  double best = std::max(o, s);
   std::string n_text = std::to_string(n);
   g_rows.push_back({"full verification (VerifyLedger), entries/s, " + n_text + " entries", Fmt("%.0f", v),
-                    Fmt("%.0f", best) + best_name, Fmt("%.0f%%", 100 * v / best), "≥ 1,000,000/s and ≥ 40%",
+                    Fmt("%.0f", best) + (openssl_faster ? " (OpenSSL SHA256() one-shot)" : " (libsodium one-shot)"),
+                    Fmt("%.0f%%", 100 * v / best), "≥ 1,000,000/s and ≥ 40%",
                     YesNo(v >= 1e6 && v >= 0.4 * best)});
+  g_rows.push_back({"full verification vs the fastest plain hashing (OpenSSL SHA256_Init/Update/Final), entries/s",
+                    Fmt("%.0f", v), Fmt("%.0f", ll), Fmt("%.0f%%", 100 * v / ll), "(≥ 40%)", YesNo(v >= 0.4 * ll)});
   g_rows.push_back({"plain SHA-256 one-shot, entries/s: OpenSSL SHA256() vs libsodium crypto_hash_sha256()",
                     Fmt("%.0f", o), Fmt("%.0f", s), Fmt("%.2fx", o / s),
                     std::string("faster: ") + (openssl_faster ? "OpenSSL" : "libsodium"), "—"});
