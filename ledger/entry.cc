@@ -53,9 +53,16 @@ Status ValidatePayload(std::string_view payload) {
   if (payload.find('\n') != std::string_view::npos || payload.find('\r') != std::string_view::npos) {
     return Status::InvalidArgument("entry payload must be on one line");
   }
-  // Fixed overhead: prefix, 20 digits of seq, time, prev, kind and suffix.
-  constexpr size_t kOverhead = 160 + kMaxKindBytes;
+  // Largest fixed part: the literals, 20 digits of seq, time, prev and the
+  // longest kind (227 bytes, so a payload may have up to 65,308).
+  constexpr size_t kOverhead = kEntryPrefix.size() + 20 + kTimeKey.size() + kTimeTextBytes + kPrevKey.size() +
+                               64 + kKindKey.size() + kMaxKindBytes + kPayloadKey.size() + kEntrySuffix.size();
   if (payload.size() + kOverhead > kMaxEntryBytes) return Status::InvalidArgument("entry payload too large");
+  // The entry grammar locates the payload by its first '{' and last '}': no
+  // white space around the object.
+  if (payload.empty() || payload.front() != '{' || payload.back() != '}') {
+    return Status::InvalidArgument("entry payload must be a JSON object without surrounding white space");
+  }
   nlohmann::json j = nlohmann::json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::InvalidArgument("entry payload is not valid JSON");
   if (!j.is_object()) return Status::InvalidArgument("entry payload must be a JSON object");
