@@ -91,7 +91,11 @@ class Ledger {
   // transaction, serialized with the appends.
   // Errors: kInvalidArgument for a bad kind or payload, the hook's status,
   // kIOError when the commit failed (the ledger then reloads its head from
-  // disk before the next append).
+  // disk before the next append). One exception to "nothing is stored": when
+  // the final fsync fails, the whole transaction may already sit in the WAL;
+  // the next successful append overwrites it, but if the process dies first,
+  // the call is found wholly stored (entries and hook rows, never in part)
+  // after restart. Treat kIOError as "outcome unknown" (tests/ledger/fault_test.cc).
   Result<std::vector<AppendedEntry>> Append(std::vector<NewEntry> entries, WriteHook hook = nullptr);
 
   // Number of durable entries.
