@@ -14,7 +14,10 @@
 #include "ledger/ledger.h"
 #include "ledger/verifier.h"
 #include "src/app/data_dir.h"
+#include "src/auth/scope.h"
 #include "src/base/bytes.h"
+#include "src/base/time_format.h"
+#include "src/service/runtime.h"
 
 namespace consentd::app {
 namespace {
@@ -68,7 +71,56 @@ struct Context {
   std::optional<uint64_t> index;
   std::optional<uint64_t> size;
   std::vector<uint64_t> consistency;
+  std::string token_name;
+  std::string scopes;
+  std::string token_id;
 };
+
+Result<std::unique_ptr<service::Runtime>> OpenRuntime(const std::string& data_dir) {
+  Result<DataDir> d = DataDir::Load(data_dir);
+  if (!d.ok()) return d.status();
+  Result<service::Config> config = service::Config::Load(d->config_path());
+  if (!config.ok()) return config.status();
+  service::RuntimeOptions o;
+  o.require_signer = false;
+  return service::Runtime::Open(*config, o);
+}
+
+int CmdTokenCreate(const Context& c) {
+  Result<std::vector<auth::Scope>> scopes = auth::ParseScopes(c.scopes);
+  if (!scopes.ok()) return Fail(scopes.status());
+  Result<std::unique_ptr<service::Runtime>> rt = OpenRuntime(c.data_dir);
+  if (!rt.ok()) return Fail(rt.status());
+  Result<std::string> token = (*rt)->tokens().Create(c.token_name, *scopes);
+  if (!token.ok()) return Fail(token.status());
+  std::cerr << "token id " << token->substr(4, 16) << " created; it is shown once, store it now\n";
+  std::cout << *token << "\n";
+  return 0;
+}
+
+int CmdTokenRevoke(const Context& c) {
+  Result<std::unique_ptr<service::Runtime>> rt = OpenRuntime(c.data_dir);
+  if (!rt.ok()) return Fail(rt.status());
+  Status s = (*rt)->tokens().Revoke(c.token_id);
+  if (!s.ok()) return Fail(s);
+  std::cout << "revoked " << c.token_id << "\n";
+  return 0;
+}
+
+int CmdTokenList(const Context& c) {
+  Result<std::unique_ptr<service::Runtime>> rt = OpenRuntime(c.data_dir);
+  if (!rt.ok()) return Fail(rt.status());
+  Result<std::vector<auth::TokenInfo>> list = (*rt)->tokens().List();
+  if (!list.ok()) return Fail(list.status());
+  for (const auth::TokenInfo& t : *list) {
+    std::string scopes;
+    for (const auth::Scope& s : t.scopes) scopes += (scopes.empty() ? "" : ",") + s.Name();
+    std::cout << t.id << "\t" << scopes << "\t" << FormatTimestampMillis(t.created_millis) << "\t"
+              << (t.revoked_millis ? "revoked " + FormatTimestampMillis(t.revoked_millis) : "active") << "\t" << t.name
+              << "\n";
+  }
+  return 0;
+}
 
 int CmdInit(const Context& c) {
   Result<DataDir> d = DataDir::Init(c.data_dir, c.key_dir, c.origin);
@@ -306,6 +358,22 @@ int main(int argc, char** argv) {
   prove->add_option("--size", c.size, "tree size (a signed size; default: the latest checkpoint)");
   prove->add_option("--consistency", c.consistency, "M N: consistency proof between two signed sizes")->expected(2);
   prove->callback([&] { rc = CmdProve(c); });
+
+  auto* token = app.add_subcommand("token", "create, revoke and list API bearer tokens");
+  token->require_subcommand(1);
+  auto* tcreate = token->add_subcommand("create", "create a token (printed once on stdout)");
+  tcreate->add_option("--data-dir", c.data_dir)->required();
+  tcreate->add_option("--name", c.token_name, "who or what uses it (1..64 bytes)")->required();
+  tcreate->add_option("--scope", c.scopes, "comma-separated: officer, marketing, auditor, admin, ingest:<system>")
+      ->required();
+  tcreate->callback([&] { rc = CmdTokenCreate(c); });
+  auto* trevoke = token->add_subcommand("revoke", "revoke a token by id");
+  trevoke->add_option("--data-dir", c.data_dir)->required();
+  trevoke->add_option("--id", c.token_id, "16 hex digits")->required();
+  trevoke->callback([&] { rc = CmdTokenRevoke(c); });
+  auto* tlist = token->add_subcommand("list", "list tokens (never their secrets)");
+  tlist->add_option("--data-dir", c.data_dir)->required();
+  tlist->callback([&] { rc = CmdTokenList(c); });
 
   try {
     app.parse(argc, argv);

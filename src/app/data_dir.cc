@@ -1,6 +1,7 @@
 #include "src/app/data_dir.h"
 
 #include "src/service/config.h"
+#include "src/vault/key_directory.h"
 #include "src/base/bytes.h"
 #include "src/base/file_util.h"
 
@@ -67,6 +68,13 @@ Result<DataDir> DataDir::Init(const std::string& data_dir_in, const std::string&
     if (!s.ok()) return s;
   }
   if (!signer.ok()) return signer.status();
+  // The vault's secrets: key-encryption key and blind-index key.
+  Result<vault::KeyDirectory> keys = vault::KeyDirectory::Open(d.key_dir, /*create_if_missing=*/true);
+  if (!keys.ok()) return keys.status();
+  for (std::string_view name : {vault::KeyDirectory::kKek, vault::KeyDirectory::kBlindIndex}) {
+    Result<vault::KeyRing> ring = keys->LoadOrCreate(name);
+    if (!ring.ok()) return ring.status();
+  }
   Result<std::unique_ptr<ledger::Ledger>> l = [&]() -> Result<std::unique_ptr<ledger::Ledger>> {
     ledger::LedgerOptions o;
     o.path = d.database_path();

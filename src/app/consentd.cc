@@ -1,0 +1,149 @@
+// consentd: the consent and erasure coordinator service (docs/operations.md).
+//
+//   consentd --config <data-dir>/consentd.json
+//
+// Starts the HTTP API, the checkpointer and the service's background work on
+// one data directory, which it locks (one consentd per data directory).
+// SIGTERM or SIGINT: stop accepting, finish in-flight requests (and so their
+// transactions), sign a last checkpoint, exit 0.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "ledger/checkpointer.h"
+#include "src/api/admin_routes.h"
+#include "src/base/clock.h"
+#include "src/http/server.h"
+#include "src/obs/logger.h"
+#include "src/obs/metrics.h"
+#include "src/service/config.h"
+#include "src/service/runtime.h"
+
+namespace consentd::app {
+namespace {
+
+// Holds an exclusive lock on <data-dir>/consentd.lock for the process's life.
+Status LockDataDir(const std::string& data_dir, int* fd_out) {
+  const std::string path = data_dir + "/consentd.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("cannot open " + path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status::FailedPrecondition("another consentd is running on " + data_dir);
+  }
+  *fd_out = fd;
+  return Status::Ok();
+}
+
+void RegisterLedgerMetrics(obs::MetricsRegistry& metrics, ledger::Ledger& ledger,
+                           const ledger::Checkpointer& checkpointer, const Clock& clock) {
+  metrics.AddGaugeFunction("consentd_ledger_size", "Entries in the ledger",
+                           [&ledger] { return static_cast<double>(ledger.Size()); });
+  metrics.AddGaugeFunction("consentd_ledger_signed_size", "Entries covered by the latest signed checkpoint",
+                           [&checkpointer] { return static_cast<double>(checkpointer.signed_size()); });
+  metrics.AddGaugeFunction("consentd_ledger_last_checkpoint_age_seconds", "Age of the latest signed checkpoint",
+                           [&ledger, &clock] {
+                             Result<ledger::StoredCheckpoint> c = ledger.LatestCheckpoint();
+                             if (!c.ok()) return -1.0;
+                             return static_cast<double>(clock.NowMillis() - c->created_millis) / 1000.0;
+                           });
+  metrics.AddGaugeFunction("consentd_ledger_commits", "Group transactions committed",
+                           [&ledger] { return static_cast<double>(ledger.stats().commits); });
+  metrics.AddGaugeFunction("consentd_ledger_commit_callers", "Append calls committed (callers per commit = this / commits)",
+                           [&ledger] { return static_cast<double>(ledger.stats().callers); });
+  metrics.AddGaugeFunction("consentd_ledger_max_batch", "Largest number of callers in one group commit",
+                           [&ledger] { return static_cast<double>(ledger.stats().max_batch); });
+}
+
+int Run(const std::string& config_path) {
+  // Signals are taken by sigwait in this thread only; block them before any
+  // thread starts so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Result<service::Config> config = service::Config::Load(config_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "consentd: %s\n", config.status().ToString().c_str());
+    return 2;
+  }
+  obs::Logger logger(obs::ParseLogLevel(config->log_level), config->log_file);
+  int lock_fd = -1;
+  Status s = LockDataDir(config->data_dir, &lock_fd);
+  if (!s.ok()) {
+    logger.Error("consentd.start_failed", {{"error", s.ToString()}});
+    return 3;
+  }
+  Result<std::unique_ptr<service::Runtime>> rt = service::Runtime::Open(*config);
+  if (!rt.ok()) {
+    logger.Error("consentd.start_failed", {{"error", rt.status().ToString()}});
+    return 3;
+  }
+  service::Runtime& runtime = **rt;
+  obs::MetricsRegistry metrics;
+
+  ledger::CheckpointerOptions co;
+  co.min_interval = std::chrono::milliseconds(config->checkpoint_interval_ms);
+  co.on_error = [&logger](const Status& e) { logger.Error("checkpoint.failed", {{"error", e.ToString()}}); };
+  auto checkpointer = std::make_unique<ledger::Checkpointer>(runtime.ledger(), co);
+  RegisterLedgerMetrics(metrics, runtime.ledger(), *checkpointer, runtime.clock());
+
+  http::ServerOptions so;
+  so.host = config->listen_host;
+  so.port = config->listen_port;
+  so.threads = config->http_threads;
+  so.max_body_bytes = config->max_body_bytes;
+  so.tls_cert_file = config->tls_cert;
+  so.tls_key_file = config->tls_key;
+  http::HttpServer server(
+      so, [&runtime](std::string_view token) { return runtime.tokens().Authenticate(token); }, metrics, logger);
+  std::atomic<bool> ready{false};
+  api::RegisterAdminRoutes(server, runtime, metrics, ready);
+
+  s = server.Start();
+  if (!s.ok()) {
+    logger.Error("consentd.start_failed", {{"error", s.ToString()}});
+    return 3;
+  }
+  ready = true;
+  logger.Info("consentd.listening", {{"host", so.host},
+                                     {"port", server.port()},
+                                     {"tls", !so.tls_cert_file.empty()},
+                                     {"origin", runtime.ledger().origin()},
+                                     {"ledger_size", runtime.ledger().Size()}});
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  logger.Info("consentd.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  ready = false;
+  server.Stop();          // no new requests; in-flight ones (and their commits) finish
+  checkpointer.reset();   // signs whatever the last requests appended
+  logger.Info("consentd.stopped", {{"ledger_size", runtime.ledger().Size()}});
+  ::close(lock_fd);
+  return 0;
+}
+
+}  // namespace
+}  // namespace consentd::app
+
+int main(int argc, char** argv) {
+  CLI::App app{"consentd: consent and erasure coordinator"};
+  std::string config;
+  app.add_option("--config", config, "configuration file (<data-dir>/consentd.json)")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  return consentd::app::Run(config);
+}

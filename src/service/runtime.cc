@@ -1,0 +1,65 @@
+#include "src/service/runtime.h"
+
+#include <sys/stat.h>
+
+#include "src/base/file_util.h"
+
+namespace consentd::service {
+
+Result<ledger::Signer> LoadCheckpointSigner(const std::string& key_dir) {
+  const std::string path = key_dir + "/checkpoint.key";
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::NotFound("no checkpoint key at " + path);
+  if (st.st_mode & 077) return Status::FailedPrecondition(path + " is readable by group or others; chmod 600 it");
+  Result<std::string> text = ReadFile(path, 4096);
+  if (!text.ok()) return text.status();
+  std::string k = *text;
+  while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
+  Result<ledger::Signer> s = ledger::Signer::FromSignerKey(k);
+  if (!s.ok()) return s.status().WithContext(path);
+  return s;
+}
+
+Runtime::~Runtime() = default;
+
+Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config, const RuntimeOptions& options) {
+  std::unique_ptr<Runtime> rt(new Runtime());
+  rt->config_ = config;
+  rt->clock_ = options.clock ? options.clock : &SystemClock::Get();
+
+  Result<ledger::Signer> signer = LoadCheckpointSigner(config.key_dir);
+  if (signer.ok()) {
+    rt->signer_ = std::make_unique<ledger::Signer>(std::move(*signer));
+  } else if (options.require_signer) {
+    return signer.status();
+  }
+  ledger::LedgerOptions lo;
+  lo.path = config.database_path();
+  lo.clock = rt->clock_;
+  lo.signer = rt->signer_.get();
+  Result<std::unique_ptr<ledger::Ledger>> l = ledger::Ledger::Open(lo);
+  if (!l.ok()) return l.status();
+  rt->ledger_ = std::move(*l);
+  if (rt->signer_ && rt->signer_->name() != rt->ledger_->origin()) {
+    return Status::FailedPrecondition("checkpoint key is for '" + rt->signer_->name() + "' but the ledger origin is '" +
+                                      rt->ledger_->origin() + "'");
+  }
+  rt->writer_ = std::make_unique<vault::LedgerAppender>(*rt->ledger_);
+
+  // Missing tables of the service layers, in one durable transaction.
+  Status s = rt->writer_->Write({}, [](sqlite3* db, auto) { return auth::TokenStore::EnsureSchema(db); });
+  if (!s.ok()) return s.WithContext("create tables");
+
+  Result<std::unique_ptr<vault::Database>> db = vault::Database::Open(config.database_path());
+  if (!db.ok()) return db.status();
+  rt->database_ = std::move(*db);
+
+  Result<vault::KeyDirectory> keys = vault::KeyDirectory::Open(config.key_dir, /*create_if_missing=*/false);
+  if (!keys.ok()) return keys.status();
+  rt->keys_ = std::make_unique<vault::KeyDirectory>(std::move(*keys));
+
+  rt->tokens_ = std::make_unique<auth::TokenStore>(*rt->database_, *rt->writer_, *rt->clock_);
+  return rt;
+}
+
+}  // namespace consentd::service

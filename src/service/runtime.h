@@ -1,0 +1,71 @@
+// Runtime: one opened data directory, with everything the service and the
+// command line work on: the ledger (and its signer), the read connection to
+// the database, the key directory, tokens, subjects and vault, and policies.
+// consentd and consentctl both open it, so they agree on what a data
+// directory is.
+//
+// Opening creates missing tables (one durable transaction). It does not
+// start threads: the checkpointer and the HTTP server belong to consentd.
+//
+// Thread-safety: the components are thread-safe; Runtime itself is not
+// copied or moved after Open.
+#ifndef CONSENTD_SERVICE_RUNTIME_H_
+#define CONSENTD_SERVICE_RUNTIME_H_
+
+#include <memory>
+
+#include "ledger/ledger.h"
+#include "ledger/note.h"
+#include "src/auth/token_store.h"
+#include "src/base/clock.h"
+#include "src/base/result.h"
+#include "src/service/config.h"
+#include "src/vault/key_directory.h"
+#include "src/vault/ledger_writer.h"
+#include "src/vault/sqlite_database.h"
+
+namespace consentd::service {
+
+struct RuntimeOptions {
+  // Fail when the checkpoint key cannot be read (the service needs it;
+  // read-only tools do not).
+  bool require_signer = true;
+  const Clock* clock = nullptr;  // default: the system clock
+};
+
+class Runtime {
+ public:
+  static Result<std::unique_ptr<Runtime>> Open(const Config& config, const RuntimeOptions& options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  const Config& config() const { return config_; }
+  const Clock& clock() const { return *clock_; }
+  ledger::Ledger& ledger() { return *ledger_; }
+  const ledger::Signer* signer() const { return signer_.get(); }
+  vault::LedgerWriter& writer() { return *writer_; }
+  vault::Database& database() { return *database_; }
+  const vault::KeyDirectory& keys() const { return *keys_; }
+  auth::TokenStore& tokens() { return *tokens_; }
+
+ private:
+  Runtime() = default;
+
+  Config config_;
+  const Clock* clock_ = nullptr;
+  std::unique_ptr<ledger::Signer> signer_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<vault::LedgerWriter> writer_;
+  std::unique_ptr<vault::Database> database_;
+  std::unique_ptr<vault::KeyDirectory> keys_;
+  std::unique_ptr<auth::TokenStore> tokens_;
+};
+
+// Loads the checkpoint signer from <key_dir>/checkpoint.key; refuses a file
+// with group or other permission bits.
+Result<ledger::Signer> LoadCheckpointSigner(const std::string& key_dir);
+
+}  // namespace consentd::service
+
+#endif  // CONSENTD_SERVICE_RUNTIME_H_
