@@ -549,6 +549,14 @@ StoredCheckpoint ReadCheckpointRow(sqlite3_stmt* st, Status* s) {
                             body.status().message());
     return c;
   }
+  // The row's size must be the signed note's, or the ledger would serve one
+  // checkpoint as another (CheckpointAt, proofs against signed sizes).
+  const uint64_t row_size = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  if (body->size != row_size) {
+    *s = Status::Corruption("stored checkpoint " + std::to_string(row_size) +
+                            ": its row does not match its signed note (size " + std::to_string(body->size) + ")");
+    return c;
+  }
   c.checkpoint = std::move(*body);
   *s = Status::Ok();
   return c;

@@ -401,6 +401,21 @@ TEST_CASE("Verifier rejects a stored checkpoint whose signature was replaced", "
     ExpectBadCheckpoint(r, 25, "root that the entries do not produce");
     CHECK(r.bad_seq == 24);
   }
+  SECTION("the row holds the note of another checkpoint") {
+    // Every note still verifies, but the row of size 25 no longer has a
+    // checkpoint of size 25: the ledger would serve the wrong one.
+    {
+      Sql sql(b.path);
+      sql.SetNote(25, sql.Note(10));
+    }
+    VerifyReport r = b.Verify();
+    INFO(r.Summary());
+    CHECK_FALSE(r.ok);
+    CHECK(Contains(r.problem, "stored checkpoint 25"));
+    auto l = OpenLedger(b.path, b.clock, /*read_only=*/true);
+    Result<StoredCheckpoint> at = l->CheckpointAt(25);
+    CHECK(at.status().code() == StatusCode::kCorruption);
+  }
   SECTION("the checkpoint note is no longer a note") {
     {
       Sql sql(b.path);
