@@ -133,9 +133,30 @@ Result<std::string> SalesforceRecordId(const Checker& c, std::string_view v, std
   return id18;
 }
 
+// Well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
 Result<std::string> CustomValue(const Checker& c, std::string_view v) {
   if (v.empty()) return c.Invalid("empty value");
   if (v.size() > 256) return c.Invalid("value longer than 256 bytes");
+  if (!ValidUtf8(v)) return c.Invalid("value is not valid UTF-8");
   for (unsigned char ch : v) {
     if (ch < 0x20 || ch == 0x7f) return c.Invalid("control character in value");
   }

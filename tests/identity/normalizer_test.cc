@@ -221,6 +221,7 @@ TEST_CASE("System ids are trimmed, checked per system and qualified where needed
       {"mailchimp_member", "62EEB292278CC15F5817CB78F7790B08", "A1B2C3D4E5", "62eeb292278cc15f5817cb78f7790b08",
        "a1b2c3d4e5"},
       {"custom:loyalty_id", "  LY-0042  ", "", "LY-0042", ""},
+      {"custom:member_name", "J\xC3\xBCrgen-\xE2\x82\xAC-\xF0\x9F\x98\x80", "", "J\xC3\xBCrgen-\xE2\x82\xAC-\xF0\x9F\x98\x80", ""},
   };
   IdentityRules rules;
   for (const ExternalCase& c : kValid) {
@@ -263,6 +264,9 @@ TEST_CASE("Invalid system ids and qualifiers are rejected naming the kind", "[id
       {"mailchimp_member", "62eeb292278cc15f5817cb78f7790b08", "list-1", "alphanumeric"},
       {"custom:loyalty_id", "   ", "", "empty"},
       {"custom:loyalty_id", "a\nb", "", "control"},
+      {"custom:loyalty_id", "caf\xC3", "", "UTF-8"},
+      {"custom:loyalty_id", "\xC0\xAF", "", "UTF-8"},
+      {"custom:loyalty_id", "\xED\xA0\x80", "", "UTF-8"},
       {"email", "alice@example.com", "x", "takes no qualifier"},
   };
   IdentityRules rules;
