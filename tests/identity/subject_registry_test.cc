@@ -287,3 +287,72 @@ TEST_CASE("Ledger entries carry sids and kinds but no identifier value nor blind
 
 }  // namespace
 }  // namespace consentd::identity
+
+namespace consentd::identity {
+namespace {
+
+// Fails the Nth write after its hook ran, so the ledger rolls the caller's
+// entries and rows back (as a crash before commit would).
+class FailingWriter final : public vault::LedgerWriter {
+ public:
+  FailingWriter(vault::LedgerWriter& inner, int fail_on) : inner_(inner), fail_on_(fail_on) {}
+  Status Write(std::vector<ledger::NewEntry> entries, ledger::WriteHook hook) override {
+    bool fail = ++writes_ == fail_on_;
+    return inner_.Write(std::move(entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry> a) -> Status {
+      Status s = hook ? hook(db, a) : Status::Ok();
+      if (!s.ok()) return s;
+      return fail ? Status::IOError("injected failure") : Status::Ok();
+    });
+  }
+
+ private:
+  vault::LedgerWriter& inner_;
+  int fail_on_;
+  int writes_ = 0;
+};
+
+Result<std::unique_ptr<SubjectRegistry>> OpenWith(TestEnv& env, vault::LedgerWriter& writer) {
+  SubjectRegistryOptions o;
+  o.database_path = env.db_path();
+  o.writer = &writer;
+  Result<vault::KeyRing> kek = env.keys().Load(vault::KeyDirectory::kKek);
+  Result<vault::KeyRing> bidx = env.keys().Load(vault::KeyDirectory::kBlindIndex);
+  REQUIRE(kek.ok());
+  REQUIRE(bidx.ok());
+  o.kek = *kek;
+  o.blind_index_keys = *bidx;
+  o.clock = &env.clock();
+  return SubjectRegistry::Open(std::move(o));
+}
+
+TEST_CASE("A failed write leaves neither ledger entries nor rows behind", "[identity][fault]") {
+  TestEnv env;
+  Sid kept = MustResolve(env, {Email("kept@example.com")}).sid;
+  // Write 1 is the schema check at open; write 2 is the resolve, write 3 the shred.
+  FailingWriter failing(env.writer(), GENERATE(2, 3));
+  Result<std::unique_ptr<SubjectRegistry>> reg = OpenWith(env, failing);
+  REQUIRE(reg.ok());
+  uint64_t size = env.ledger().Size();
+
+  std::vector<Identifier> ids = {Email("lost@example.com"), Phone("+55 11 91234-5678")};
+  Result<Resolution> r = (*reg)->Resolve(ids);
+  Result<ShredReport> shred = (*reg)->Shred(kept);
+  if (!r.ok()) {
+    CHECK(r.status().code() == StatusCode::kIOError);
+    Result<std::optional<Sid>> none = (*reg)->Lookup(Email("lost@example.com"));
+    REQUIRE(none.ok());
+    CHECK_FALSE(none->has_value());
+    REQUIRE(shred.ok());
+    CHECK(env.ledger().Size() == size + 1);  // only the shred
+  } else {
+    REQUIRE_FALSE(shred.ok());
+    CHECK(shred.status().code() == StatusCode::kIOError);
+    Result<std::vector<domain::NormalizedIdentifier>> still = (*reg)->IdentifiersOf(kept);
+    REQUIRE(still.ok());
+    CHECK(still->size() == 1);
+    CHECK(env.ledger().Size() == size + 3);  // only the resolve: created + 2 linked
+  }
+}
+
+}  // namespace
+}  // namespace consentd::identity
