@@ -231,13 +231,14 @@ const char* YesNo(bool b) { return b ? "yes" : "**no**"; }
 struct AppendResult {
   double ours = 0;      // median appends/s
   double baseline = 0;  // median rows/s
+  double ratio = 0;     // median over rounds of ours/baseline in the same round
   double batch = 0;     // average callers per commit (ledger)
 };
 
-// Runs `reps` rounds of: `threads` appenders doing `per_thread` single-entry
+// Runs `rounds` rounds of: `threads` appenders doing `per_thread` single-entry
 // appends each, then the baseline inserting the same entry bytes in batches
 // of the ledger's average batch size of that round.
-AppendResult MeasureAppends(const std::string& dir, int threads, int per_thread, int reps) {
+AppendResult MeasureAppends(const std::string& dir, int threads, int per_thread, int rounds) {
   std::string tag = std::to_string(threads);
   auto ledger = OpenLedger(dir + "/append" + tag + ".db", nullptr);
   PlainTable plain(dir + "/plain" + tag + ".db");
@@ -247,7 +248,7 @@ AppendResult MeasureAppends(const std::string& dir, int threads, int per_thread,
     std::mt19937_64 rng(1);
     Must(ledger->Append({{"bench.warmup", Payload(rng)}}), "append");
   }
-  for (int rep = 0; rep < reps; ++rep) {
+  for (int rep = 0; rep < rounds; ++rep) {
     Ledger::Stats before = ledger->stats();
     uint64_t first = ledger->Size();
     auto start = SteadyClock::now();
@@ -287,14 +288,18 @@ AppendResult MeasureAppends(const std::string& dir, int threads, int per_thread,
     std::fprintf(stderr, "  appends x%d round %d: ledger %.0f/s (avg batch %.2f), plain SQLite %.0f/s\n", threads,
                  rep + 1, ours.back(), batch, base.back());
   }
-  AppendResult r{Median(ours), Median(base), Median(batches)};
+  // Each round's ledger and baseline run back to back, so the ratio within a
+  // round is the figure least disturbed by other load on a shared machine.
+  std::vector<double> ratios;
+  for (size_t i = 0; i < ours.size(); ++i) ratios.push_back(ours[i] / base[i]);
+  AppendResult r{Median(ours), Median(base), Median(ratios), Median(batches)};
   g_notes.push_back("appends, " + tag + " appender(s): ledger rounds " + Rates(ours) + " /s; baseline rounds " +
                     Rates(base) + " /s; ledger average batch per round " +
                     [&] {
                       std::string s;
                       for (double x : batches) s += (s.empty() ? "" : ", ") + Fmt("%.2f", x);
                       return s;
-                    }());
+                    }() + "; median of the per-round ratios " + Fmt("%.0f%%", 100 * r.ratio));
   return r;
 }
 
@@ -533,22 +538,26 @@ int Main(int argc, char** argv) {
                                         std::string_view(reinterpret_cast<const char*>(seed.data()), 32)),
                        "signer");
 
-  const int one_thread = args.quick ? 100 : 2000;
-  const int per_thread = args.quick ? 25 : 500;
+  // Many short rounds rather than a few long ones: load from other users of
+  // the machine comes and goes within seconds.
+  const int append_rounds = args.quick ? 3 : 4 * args.reps;
+  const int one_thread = args.quick ? 100 : 300;
+  const int per_thread = args.quick ? 25 : 150;
   const int proofs = args.quick ? 1000 : 10'000;
   const int cp_appends = args.quick ? 4 : 20;
   const int cp_gap_ms = args.quick ? 400 : 2000;
 
   auto total_start = SteadyClock::now();
   std::fprintf(stderr, "1. durable appends\n");
-  AppendResult a1 = MeasureAppends(dir, 1, one_thread, args.reps);
-  AppendResult a8 = MeasureAppends(dir, 8, per_thread, args.reps);
+  AppendResult a1 = MeasureAppends(dir, 1, one_thread, append_rounds);
+  AppendResult a8 = MeasureAppends(dir, 8, per_thread, append_rounds);
+  // Ratio: the median of the per-round ratios (see MeasureAppends).
   g_rows.push_back({"durable appends/s, 1 appender (1 entry per Append)", Fmt("%.0f", a1.ours),
-                    Fmt("%.0f", a1.baseline) + " (1 row per transaction)", Fmt("%.0f%%", 100 * a1.ours / a1.baseline),
-                    "≥ 50%", YesNo(a1.ours >= 0.5 * a1.baseline)});
+                    Fmt("%.0f", a1.baseline) + " (1 row per transaction)", Fmt("%.0f%%", 100 * a1.ratio), "≥ 50%",
+                    YesNo(a1.ratio >= 0.5)});
   g_rows.push_back({"durable appends/s, 8 appenders (1 entry per Append)", Fmt("%.0f", a8.ours),
                     Fmt("%.0f", a8.baseline) + " (" + Fmt("%.2f", a8.batch) + " rows per transaction)",
-                    Fmt("%.0f%%", 100 * a8.ours / a8.baseline), "≥ 50%", YesNo(a8.ours >= 0.5 * a8.baseline)});
+                    Fmt("%.0f%%", 100 * a8.ratio), "≥ 50%", YesNo(a8.ratio >= 0.5)});
 
   std::fprintf(stderr, "2. verification over %" PRIu64 " entries\n", args.entries);
   {
@@ -568,7 +577,8 @@ int Main(int argc, char** argv) {
     std::printf("| %s | %s | %s | %s | %s | %s |\n", r.what.c_str(), r.ours.c_str(), r.baseline.c_str(),
                 r.ratio.c_str(), r.target.c_str(), r.met.c_str());
   }
-  std::printf("\nMedians of %d rounds (verification: %d). Details:\n", args.reps, std::min(args.reps, 3));
+  std::printf("\nMedians of %d rounds for appends (ratio: median of the per-round ratios), %d for verification. "
+              "Details:\n", append_rounds, std::min(args.reps, 3));
   for (const std::string& n : g_notes) std::printf("- %s\n", n.c_str());
   std::printf("- total run time %.0f s\n", SecondsSince(total_start));
 
