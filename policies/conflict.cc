@@ -17,8 +17,8 @@ std::string_view ConflictOutcomeName(ConflictOutcome o) {
 
 ConflictDecision ResolveConflict(const std::optional<domain::ConsentState>& current, const IncomingConsent& event,
                                  const PolicySet& policy) {
-  auto decide = [](ConflictOutcome o, std::string_view reason, int32_t rank) {
-    return ConflictDecision{o, reason, rank, kConflictRuleName};
+  auto decide = [](ConflictOutcome o, std::string_view reason, int32_t rank, bool replaces = false) {
+    return ConflictDecision{o, reason, rank, replaces || o == ConflictOutcome::kApply, kConflictRuleName};
   };
 
   // 1. The purpose.
@@ -50,7 +50,10 @@ ConflictDecision ResolveConflict(const std::optional<domain::ConsentState>& curr
   if (event.occurred_at_ms < current->occurred_at_ms) {
     return decide(ConflictOutcome::kStale, "older_than_current", rank);
   }
-  if (event.decision == current->decision) return decide(ConflictOutcome::kNoChange, "same_decision", rank);
+  if (event.decision == current->decision) {
+    bool stronger = event.occurred_at_ms > current->occurred_at_ms || rank > current->source_rank;
+    return decide(ConflictOutcome::kNoChange, "same_decision", rank, stronger);
+  }
   if (event.occurred_at_ms > current->occurred_at_ms) return decide(ConflictOutcome::kApply, "newer_event", rank);
   if (rank > current->source_rank) return decide(ConflictOutcome::kApply, "higher_rank", rank);
   if (rank < current->source_rank) return decide(ConflictOutcome::kStale, "lower_rank", rank);

@@ -14,11 +14,16 @@
 //   3. No current state                                -> kApply       first_decision
 //   4. Older than the current state                    -> kStale       older_than_current
 //   5. Same decision as the current state              -> kNoChange    same_decision
+//      (replaces_state when the event is newer, or as old with a higher
+//      rank, so the state always holds the strongest claim)
 //   6. Newer than the current state                    -> kApply       newer_event
 //   7. Same time, higher source rank                   -> kApply       higher_rank
 //      Same time, lower source rank                    -> kStale       lower_rank
 //   8. Same time and rank: the opt-out wins            -> kApply       opt_out_wins_tie (withdrawal)
 //                                                         kStale       opt_out_wins_tie (grant)
+// The state kept is always the maximum, over the authorized events seen, of
+// (occurred_at, rank, withdrawn-over-granted); so replaying the same events
+// in any order ends in the same decision.
 // Direct sources (an empty system id: consentd's API, imports, GPC received
 // by consentd) may grant and withdraw every purpose, with rank kDirectRank.
 //
@@ -69,6 +74,11 @@ struct ConflictDecision {
   std::string_view reason;  // stable code, e.g. "older_than_current"; static storage
   int32_t source_rank = 0;  // the event's rank for the purpose (store it in
                             // ConsentState::source_rank when applied)
+  // True when the caller must make StateAfter(event) the current state:
+  // always for kApply; for kNoChange when the event is a stronger claim of
+  // the same decision (the decision does not change, nothing fans out, but
+  // its provenance moves to the newer or higher-ranked source).
+  bool replaces_state = false;
   std::string_view rule = kConflictRuleName;
 };
 
@@ -78,7 +88,7 @@ struct ConflictDecision {
 ConflictDecision ResolveConflict(const std::optional<domain::ConsentState>& current, const IncomingConsent& event,
                                  const PolicySet& policy);
 
-// The state after `event` when ResolveConflict returned kApply: the event's
+// The state after `event` when ResolveConflict set replaces_state: the event's
 // decision, time, source and rank, with `ledger_seq` of its ledger entry.
 domain::ConsentState StateAfter(const IncomingConsent& event, const ConflictDecision& decision,
                                 uint64_t ledger_seq);

@@ -344,8 +344,10 @@ class Parser {
     const SystemKindSpec* spec = kind ? &SpecFor(*kind) : nullptr;
 
     // receives, may_grant, may_withdraw
+    bool receives_ok = false;
     if (const json* r = Required(v, "receives", p)) {
       if (auto list = StringSet(*r, p + "/receives")) {
+        receives_ok = true;
         for (const std::string& purpose : *list) {
           if (!text::IsStableKey(purpose)) {
             Error(JsonPointerChild(p + "/receives", IndexIn(*r, purpose)),
@@ -357,11 +359,15 @@ class Parser {
         }
       }
     }
-    SubsetOfReceives(v, "may_grant", p, *sys, &sys->may_grant);
-    if (Member(v, "may_withdraw") == nullptr) {
-      sys->may_withdraw = sys->receives;  // withdrawing is always safe
-    } else {
-      SubsetOfReceives(v, "may_withdraw", p, *sys, &sys->may_withdraw);
+    // Without a readable receives (already reported), subset errors would
+    // only repeat that problem.
+    if (receives_ok) {
+      SubsetOfReceives(v, "may_grant", p, *sys, &sys->may_grant);
+      if (Member(v, "may_withdraw") == nullptr) {
+        sys->may_withdraw = sys->receives;  // withdrawing is always safe
+      } else {
+        SubsetOfReceives(v, "may_withdraw", p, *sys, &sys->may_withdraw);
+      }
     }
     if (const json* r = Member(v, "rank")) {
       std::string rp = p + "/rank";
@@ -485,7 +491,10 @@ class Parser {
       case SystemKind::kMailchimp: Mailchimp(*opts, op, sys, has_base_url); break;
       case SystemKind::kWebhook: Webhook(*opts, op, sys); break;
     }
-    if (!has_base_url && sys->base_url.empty()) {
+    // Shopify and Mailchimp derive it from their options, whose own errors
+    // say what is missing.
+    bool derived = *kind == SystemKind::kShopify || *kind == SystemKind::kMailchimp;
+    if (!has_base_url && !derived && sys->base_url.empty()) {
       Error(p, "missing required field \"base_url\" (kind " + Quote(SystemKindName(*kind)) + " has no default)");
     }
     return true;
