@@ -18,6 +18,7 @@
 
 #include "ledger/checkpointer.h"
 #include "src/api/admin_routes.h"
+#include "src/api/consent_routes.h"
 #include "src/base/clock.h"
 #include "src/http/server.h"
 #include "src/obs/logger.h"
@@ -108,6 +109,7 @@ int Run(const std::string& config_path) {
       so, [&runtime](std::string_view token) { return runtime.tokens().Authenticate(token); }, metrics, logger);
   std::atomic<bool> ready{false};
   api::RegisterAdminRoutes(server, runtime, metrics, ready);
+  api::RegisterConsentRoutes(server, runtime);
 
   s = server.Start();
   if (!s.ok()) {

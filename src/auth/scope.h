@@ -36,6 +36,8 @@ struct Scope {
   static Scope Auditor() { return {ScopeKind::kAuditor, ""}; }
   static Scope Admin() { return {ScopeKind::kAdmin, ""}; }
   static Scope Ingest(std::string system) { return {ScopeKind::kIngest, std::move(system)}; }
+  // For route requirements only: any ingest:<system> scope.
+  static Scope AnyIngest() { return {ScopeKind::kIngest, "*"}; }
 };
 
 // Parses a comma-separated list; fails on an empty list or a bad scope.
@@ -46,6 +48,7 @@ struct Principal {
   std::string token_id;
   std::string name;
   std::vector<Scope> scopes;
+  // Scope::AnyIngest() matches every ingest:<system> scope.
   bool Has(const Scope& s) const;
   // True if any of `allowed` is held.
   bool HasAny(const std::vector<Scope>& allowed) const;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include "policies/loader.h"
 #include "src/base/file_util.h"
 
 namespace consentd::service {
@@ -47,7 +48,12 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config, const Runti
   rt->writer_ = std::make_unique<vault::LedgerAppender>(*rt->ledger_);
 
   // Missing tables of the service layers, in one durable transaction.
-  Status s = rt->writer_->Write({}, [](sqlite3* db, auto) { return auth::TokenStore::EnsureSchema(db); });
+  Status s = rt->writer_->Write({}, [](sqlite3* db, auto) {
+    Status es = auth::TokenStore::EnsureSchema(db);
+    if (es.ok()) es = ConsentService::EnsureSchema(db);
+    if (es.ok()) es = AccessLog::EnsureSchema(db);
+    return es;
+  });
   if (!s.ok()) return s.WithContext("create tables");
 
   Result<std::unique_ptr<vault::Database>> db = vault::Database::Open(config.database_path());
@@ -59,6 +65,20 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config, const Runti
   rt->keys_ = std::make_unique<vault::KeyDirectory>(std::move(*keys));
 
   rt->tokens_ = std::make_unique<auth::TokenStore>(*rt->database_, *rt->writer_, *rt->clock_);
+
+  auto policy = std::make_shared<policies::PolicySet>();
+  if (!config.policies.empty()) {
+    Result<policies::PolicySet> loaded = policies::LoadPolicies(config.policies);
+    if (!loaded.ok()) return loaded.status();
+    *policy = std::move(*loaded);
+  }
+  Result<std::unique_ptr<identity::SubjectRegistry>> subjects = identity::SubjectRegistry::Open(
+      config.database_path(), *rt->writer_, *rt->keys_, policy->identity, rt->clock_);
+  if (!subjects.ok()) return subjects.status();
+  rt->subjects_ = std::move(*subjects);
+  rt->consents_ = std::make_unique<ConsentService>(*rt->ledger_, *rt->writer_, *rt->database_, *rt->subjects_,
+                                                   policy, *rt->clock_);
+  rt->access_log_ = std::make_unique<AccessLog>(*rt->writer_, *rt->clock_);
   return rt;
 }
 

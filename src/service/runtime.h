@@ -16,7 +16,11 @@
 
 #include "ledger/ledger.h"
 #include "ledger/note.h"
+#include "policies/policy_set.h"
 #include "src/auth/token_store.h"
+#include "src/identity/subject_registry.h"
+#include "src/service/access_log.h"
+#include "src/service/consent_service.h"
 #include "src/base/clock.h"
 #include "src/base/result.h"
 #include "src/service/config.h"
@@ -48,6 +52,10 @@ class Runtime {
   vault::Database& database() { return *database_; }
   const vault::KeyDirectory& keys() const { return *keys_; }
   auth::TokenStore& tokens() { return *tokens_; }
+  identity::SubjectRegistry& subjects() { return *subjects_; }
+  ConsentService& consents() { return *consents_; }
+  AccessLog& access_log() { return *access_log_; }
+  std::shared_ptr<const policies::PolicySet> policy() const { return consents_->policy(); }
 
  private:
   Runtime() = default;
@@ -60,6 +68,9 @@ class Runtime {
   std::unique_ptr<vault::Database> database_;
   std::unique_ptr<vault::KeyDirectory> keys_;
   std::unique_ptr<auth::TokenStore> tokens_;
+  std::unique_ptr<identity::SubjectRegistry> subjects_;
+  std::unique_ptr<ConsentService> consents_;
+  std::unique_ptr<AccessLog> access_log_;
 };
 
 // Loads the checkpoint signer from <key_dir>/checkpoint.key; refuses a file

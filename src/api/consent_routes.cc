@@ -1,0 +1,241 @@
+#include "src/api/consent_routes.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <thread>
+
+#include "src/api/consent_codec.h"
+#include "src/api/json_body.h"
+#include "src/base/bytes.h"
+#include "src/base/sha256.h"
+
+namespace consentd::api {
+namespace {
+
+using http::Method;
+using http::Problem;
+using http::Reply;
+using http::ReplyJson;
+
+const std::vector<auth::Scope> kRecordScopes = {auth::Scope::Officer(), auth::Scope::AnyIngest()};
+const std::vector<auth::Scope> kQueryScopes = {auth::Scope::Marketing(), auth::Scope::Officer()};
+const std::vector<auth::Scope> kOfficer = {auth::Scope::Officer()};
+
+// An ingest token records only its own system's events; officers record any.
+std::optional<Problem> CheckSource(const auth::Principal& p, const service::ConsentEvent& e, const std::string& ptr) {
+  if (p.Has(auth::Scope::Officer())) return std::nullopt;
+  if (!e.source.system.empty() && p.Has(auth::Scope::Ingest(e.source.system))) return std::nullopt;
+  return Problem::Forbidden("officer, or ingest:<the event's source.system> (" + ptr + "/source/system)");
+}
+
+// The identifier of a query string: ?email=..., ?phone=..., ?<system kind>=...
+// [&qualifier=...], or the generic ?kind=...&value=...[&qualifier=...].
+std::optional<Problem> IdentifierFromQuery(const httplib::Request& req, domain::Identifier* out) {
+  static const char* kKinds[] = {"email", "phone", "shopify_customer", "woocommerce_customer", "hubspot_contact",
+                                 "salesforce_contact", "salesforce_lead", "klaviyo_profile", "mailchimp_member"};
+  std::string kind, value;
+  int found = 0;
+  for (const char* k : kKinds) {
+    if (req.has_param(k)) {
+      kind = k;
+      value = req.get_param_value(k);
+      ++found;
+    }
+  }
+  if (req.has_param("kind")) {
+    kind = req.get_param_value("kind");
+    value = req.get_param_value("value");
+    ++found;
+  }
+  if (found != 1) return Problem::BadRequest("give exactly one identifier: ?email=, ?phone=, ?<kind>= or ?kind=&value=");
+  if (value.empty() || value.size() > 512) return Problem::BadRequest("identifier value must be 1..512 bytes", "/value");
+  Result<domain::IdentifierKind> k = domain::IdentifierKind::Parse(kind);
+  if (!k.ok()) return Problem::BadRequest("kind: " + k.status().message(), "/kind");
+  *out = domain::Identifier{*k, value, req.get_param_value("qualifier")};
+  return std::nullopt;
+}
+
+std::optional<Problem> PurposeFromQuery(const httplib::Request& req, service::Runtime& rt, std::string* purpose) {
+  *purpose = req.get_param_value("purpose");
+  if (purpose->empty()) return Problem::BadRequest("purpose is required", "/purpose");
+  if (!rt.policy()->FindPurpose(*purpose)) return Problem::BadRequest("purpose: unknown purpose", "/purpose");
+  return std::nullopt;
+}
+
+void HandleRecord(service::Runtime& rt, const httplib::Request& req, httplib::Response& res,
+                  const auth::Principal& who) {
+  nlohmann::json body;
+  if (auto p = ParseObject(req.body, &body)) return Reply(res, *p);
+  service::ConsentEvent e;
+  if (auto p = DecodeConsentEvent(body, "", &e)) return Reply(res, *p);
+  if (auto p = CheckSource(who, e, "")) return Reply(res, *p);
+  Result<service::RecordResult> r = rt.consents().Record(e);
+  if (!r.ok()) return Reply(res, http::ProblemFromStatus(r.status()));
+  bool all_duplicates = true;
+  for (const auto& c : r->recorded) all_duplicates = all_duplicates && c.duplicate;
+  ReplyJson(res, EncodeRecordResult(*r).dump(), all_duplicates ? 200 : 201);
+}
+
+void HandleBulk(service::Runtime& rt, const httplib::Request& req, httplib::Response& res,
+                const auth::Principal& who) {
+  nlohmann::json body;
+  if (auto p = ParseObject(req.body, &body)) return Reply(res, *p);
+  BodyReader r(body);
+  const nlohmann::json* events = r.Array("events", true, rt.config().max_bulk_events);
+  r.RejectUnknown();
+  if (!r.ok()) return Reply(res, *r.problem());
+  // Decode and authorize every event first: a malformed or forbidden event
+  // fails the whole request before anything is recorded.
+  std::vector<service::ConsentEvent> decoded(events->size());
+  for (size_t i = 0; i < events->size(); ++i) {
+    std::string ptr = "/events/" + std::to_string(i);
+    if (auto p = DecodeConsentEvent((*events)[i], ptr, &decoded[i])) return Reply(res, *p);
+    if (auto p = CheckSource(who, decoded[i], ptr)) return Reply(res, *p);
+  }
+  // Record concurrently so that the ledger's group commit batches them.
+  std::vector<nlohmann::json> results(decoded.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next.fetch_add(1); i < decoded.size(); i = next.fetch_add(1)) {
+      Result<service::RecordResult> rr = rt.consents().Record(decoded[i]);
+      if (rr.ok()) {
+        results[i] = EncodeRecordResult(*rr);
+      } else {
+        Problem p = http::ProblemFromStatus(rr.status());
+        results[i] = {{"error", nlohmann::json::parse(p.ToJson())}};
+      }
+    }
+  };
+  size_t workers = std::min<size_t>(32, decoded.size());
+  std::vector<std::thread> pool;
+  for (size_t w = 1; w < workers; ++w) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  nlohmann::json out = {{"results", nlohmann::json(results)}};
+  ReplyJson(res, out.dump());
+}
+
+void HandleQuery(service::Runtime& rt, const httplib::Request& req, httplib::Response& res,
+                 const auth::Principal& who) {
+  domain::Identifier id{domain::IdentifierKind::Email(), "", ""};
+  if (auto p = IdentifierFromQuery(req, &id)) return Reply(res, *p);
+  std::string purpose;
+  if (auto p = PurposeFromQuery(req, rt, &purpose)) return Reply(res, *p);
+  std::string jurisdiction = req.get_param_value("jurisdiction");
+  Result<std::optional<domain::Sid>> sid = rt.subjects().Lookup(id);
+  if (!sid.ok()) return Reply(res, http::ProblemFromStatus(sid.status()));
+  Result<service::ConsentAnswer> a = Status::Internal("unset");
+  if (*sid) {
+    a = rt.consents().QuerySubject(**sid, purpose, jurisdiction);
+    if (a.ok()) rt.access_log().Record(who.token_id, **sid, "consent.query");
+  } else {
+    a = rt.consents().Query(id, purpose, jurisdiction);
+  }
+  if (!a.ok()) return Reply(res, http::ProblemFromStatus(a.status()));
+  ReplyJson(res, EncodeAnswer(purpose, *a).dump());
+}
+
+void HandleCheck(service::Runtime& rt, const httplib::Request& req, httplib::Response& res,
+                 const auth::Principal& who) {
+  nlohmann::json body;
+  if (auto p = ParseObject(req.body, &body)) return Reply(res, *p);
+  BodyReader r(body);
+  std::string purpose, jurisdiction;
+  r.String("purpose", &purpose, true, 64);
+  r.String("jurisdiction", &jurisdiction, false, 64);
+  const nlohmann::json* ids = r.Array("identifiers", true, rt.config().max_check_identifiers);
+  r.RejectUnknown();
+  if (!r.ok()) return Reply(res, *r.problem());
+  if (!rt.policy()->FindPurpose(purpose)) return Reply(res, Problem::BadRequest("/purpose: unknown purpose", "/purpose"));
+  nlohmann::json results = nlohmann::json::array();
+  for (size_t i = 0; i < ids->size(); ++i) {
+    std::string ptr = "/identifiers/" + std::to_string(i);
+    domain::Identifier id{domain::IdentifierKind::Email(), "", ""};
+    if (auto p = DecodeIdentifier((*ids)[i], ptr, &id)) return Reply(res, *p);
+    Result<std::optional<domain::Sid>> sid = rt.subjects().Lookup(id);
+    if (!sid.ok()) {
+      results.push_back({{"error", nlohmann::json::parse(http::ProblemFromStatus(sid.status()).ToJson())}});
+      continue;
+    }
+    Result<service::ConsentAnswer> a = *sid ? rt.consents().QuerySubject(**sid, purpose, jurisdiction)
+                                            : rt.consents().Query(id, purpose, jurisdiction);
+    if (!a.ok()) return Reply(res, http::ProblemFromStatus(a.status()));
+    if (*sid) rt.access_log().Record(who.token_id, **sid, "consent.check");
+    nlohmann::json j = EncodeAnswer(purpose, *a);
+    j.erase("purpose");
+    results.push_back(std::move(j));
+  }
+  ReplyJson(res, nlohmann::json({{"purpose", purpose}, {"results", results}}).dump());
+}
+
+// Streams one line per withdrawn subject's email: lower-case hex SHA-256 of
+// the normalized address (the convention of ad platforms' customer lists).
+void HandleSuppressions(service::Runtime& rt, const httplib::Request& req, httplib::Response& res,
+                        const auth::Principal& who) {
+  std::string purpose;
+  if (auto p = PurposeFromQuery(req, rt, &purpose)) return Reply(res, *p);
+  std::string body;
+  Status s = rt.consents().ForEachWithdrawn(purpose, [&](const domain::Sid& sid) {
+    Result<std::vector<domain::NormalizedIdentifier>> ids = rt.subjects().IdentifiersOf(sid);
+    if (!ids.ok()) return Status::Ok();  // shredded meanwhile
+    for (const domain::NormalizedIdentifier& id : *ids) {
+      if (id.kind.type() != domain::IdentifierType::kEmail) continue;
+      body += HexEncode(AsBytes(Sha256Of(id.value)));
+      body += '\n';
+    }
+    rt.access_log().Record(who.token_id, sid, "suppressions");
+    return Status::Ok();
+  });
+  if (!s.ok()) return Reply(res, http::ProblemFromStatus(s));
+  res.set_content(std::move(body), "text/plain; charset=utf-8");
+}
+
+void ReplyHistory(service::Runtime& rt, const domain::Sid& sid, httplib::Response& res, const auth::Principal& who) {
+  // Durable before the data leaves: officers' reads decrypt personal data.
+  Status logged = rt.access_log().RecordNow(who.token_id, sid, "consent.history");
+  if (!logged.ok()) return Reply(res, http::ProblemFromStatus(logged));
+  Result<std::vector<service::HistoryItem>> h = rt.consents().History(sid);
+  if (!h.ok()) return Reply(res, http::ProblemFromStatus(h.status()));
+  nlohmann::json entries = nlohmann::json::array();
+  for (const service::HistoryItem& item : *h) {
+    nlohmann::json e = {{"seq", item.seq}, {"entry", nlohmann::json::parse(item.entry, nullptr, false)}};
+    if (item.evidence) e["evidence"] = nlohmann::json::parse(*item.evidence, nullptr, false);
+    entries.push_back(std::move(e));
+  }
+  res.set_header("Cache-Control", "no-store");
+  ReplyJson(res, nlohmann::json({{"sid", sid.ToHex()}, {"entries", entries}}).dump());
+}
+
+}  // namespace
+
+void RegisterConsentRoutes(http::HttpServer& server, service::Runtime& rt) {
+  const size_t bulk_limit = rt.config().max_bulk_body_bytes;
+  server.Handle({Method::kPost, "/v1/consents", "/v1/consents", kRecordScopes, 0},
+                [&rt](const auto& req, auto& res, const auto& who) { HandleRecord(rt, req, res, who); });
+  server.Handle({Method::kPost, "/v1/consents/bulk", "/v1/consents/bulk", kRecordScopes, bulk_limit},
+                [&rt](const auto& req, auto& res, const auto& who) { HandleBulk(rt, req, res, who); });
+  server.Handle({Method::kGet, "/v1/consents", "/v1/consents", kQueryScopes, 0},
+                [&rt](const auto& req, auto& res, const auto& who) { HandleQuery(rt, req, res, who); });
+  server.Handle({Method::kPost, "/v1/consents/check", "/v1/consents/check", kQueryScopes, bulk_limit},
+                [&rt](const auto& req, auto& res, const auto& who) { HandleCheck(rt, req, res, who); });
+  server.Handle({Method::kGet, "/v1/suppressions", "/v1/suppressions", kQueryScopes, 0},
+                [&rt](const auto& req, auto& res, const auto& who) { HandleSuppressions(rt, req, res, who); });
+  server.Handle({Method::kGet, R"(/v1/subjects/([0-9a-f]{32})/history)", "/v1/subjects/{sid}/history", kOfficer, 0},
+                [&rt](const httplib::Request& req, httplib::Response& res, const auth::Principal& who) {
+                  Result<domain::Sid> sid = domain::Sid::FromHex(req.matches[1].str());
+                  if (!sid.ok()) return Reply(res, Problem::BadRequest("sid: 32 hex digits", "/sid"));
+                  ReplyHistory(rt, *sid, res, who);
+                });
+  server.Handle({Method::kGet, "/v1/consents/history", "/v1/consents/history", kOfficer, 0},
+                [&rt](const httplib::Request& req, httplib::Response& res, const auth::Principal& who) {
+                  domain::Identifier id{domain::IdentifierKind::Email(), "", ""};
+                  if (auto p = IdentifierFromQuery(req, &id)) return Reply(res, *p);
+                  Result<std::optional<domain::Sid>> sid = rt.subjects().Lookup(id);
+                  if (!sid.ok()) return Reply(res, http::ProblemFromStatus(sid.status()));
+                  if (!*sid) return Reply(res, Problem::NotFound("no subject has this identifier"));
+                  ReplyHistory(rt, **sid, res, who);
+                });
+}
+
+}  // namespace consentd::api

@@ -1,0 +1,475 @@
+#include "src/service/consent_service.h"
+
+#include <cctype>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "src/base/bytes.h"
+#include "src/base/sha256.h"
+#include "src/base/time_format.h"
+#include "src/vault/vault.h"
+
+namespace consentd::service {
+namespace {
+
+using domain::ConsentState;
+using domain::Decision;
+using nlohmann::json;
+
+constexpr int64_t kMaxFutureSkewMs = 5 * 60 * 1000;  // sources' clocks may run a little ahead
+constexpr int64_t kEarliestMs = 631152000000;        // 1990-01-01: older is a unit mistake
+constexpr size_t kMaxIdentifiers = 16;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS consent_state(
+  sid           BLOB NOT NULL,
+  purpose       TEXT NOT NULL,
+  decision      INTEGER NOT NULL,     -- 1 granted, 0 withdrawn
+  occurred_ms   INTEGER NOT NULL,
+  source_system TEXT NOT NULL,
+  source_rank   INTEGER NOT NULL,
+  method        TEXT NOT NULL,
+  seq           INTEGER NOT NULL,     -- the ledger entry that set it
+  PRIMARY KEY (sid, purpose)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS consent_events(
+  seq             INTEGER PRIMARY KEY, -- the ledger entry
+  sid             BLOB NOT NULL,
+  purpose         TEXT NOT NULL,
+  outcome         TEXT NOT NULL,
+  reason          TEXT NOT NULL,
+  dedupe          BLOB NOT NULL UNIQUE,
+  evidence_record INTEGER              -- vault_records.id, when evidence was given
+);
+CREATE INDEX IF NOT EXISTS consent_events_by_sid ON consent_events(sid, seq);
+)sql";
+
+bool IsToken(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+          c == ':' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// BCP 47 shape: 2-8 letters, then up to 6 subtags of 1-8 alphanumerics.
+bool IsLanguageTag(std::string_view s) {
+  if (s.empty() || s.size() > 35) return false;
+  size_t i = 0, n = 0;
+  while (i < s.size() && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) ++i, ++n;
+  if (n < 2 || n > 8) return false;
+  int subtags = 0;
+  while (i < s.size()) {
+    if (s[i] != '-' || ++subtags > 6) return false;
+    ++i;
+    size_t len = 0;
+    while (i < s.size() && std::isalnum(static_cast<unsigned char>(s[i]))) ++i, ++len;
+    if (len < 1 || len > 8) return false;
+  }
+  return true;
+}
+
+bool IsPrintable(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+// The state that wins among several (a subject and those merged into it):
+// newest first, then higher rank, then the opt-out (policies/conflict.h).
+bool Beats(const ConsentState& a, const ConsentState& b) {
+  if (a.occurred_at_ms != b.occurred_at_ms) return a.occurred_at_ms > b.occurred_at_ms;
+  if (a.source_rank != b.source_rank) return a.source_rank > b.source_rank;
+  if (a.decision != b.decision) return a.decision == Decision::kWithdrawn;
+  return a.ledger_seq > b.ledger_seq;
+}
+
+std::array<uint8_t, 32> DedupeKey(const domain::Sid& sid, const ConsentEvent& e, std::string_view purpose) {
+  Sha256 h;
+  h.Update("consent-dedupe/v1\n");
+  h.Update(sid.bytes());
+  std::string fields;
+  if (!e.event_id.empty()) {
+    // The source's own event id identifies the event (per system and purpose).
+    fields = "id\n" + e.source.system + "\n" + e.event_id + "\n" + std::string(purpose);
+  } else {
+    fields = "fields\n" + std::string(purpose) + "\n" + std::string(domain::DecisionName(e.decision)) + "\n" +
+             std::to_string(e.occurred_at_ms) + "\n" + e.source.system + "\n" +
+             std::string(domain::ConsentMethodName(e.source.method)) + "\n" + e.notice_id + "\n" + e.notice_version;
+  }
+  h.Update(fields);
+  return h.Finish();
+}
+
+}  // namespace
+
+Status ConsentService::EnsureSchema(sqlite3* db) { return vault::Exec(db, kSchema); }
+
+ConsentService::ConsentService(ledger::Ledger& ledger, vault::LedgerWriter& writer, vault::Database& db,
+                               identity::SubjectRegistry& subjects, std::shared_ptr<const policies::PolicySet> policy,
+                               const Clock& clock, RecreationGuard* guard)
+    : ledger_(ledger), writer_(writer), db_(db), subjects_(subjects), clock_(clock), guard_(guard),
+      policy_(std::move(policy)) {}
+
+std::shared_ptr<const policies::PolicySet> ConsentService::policy() const {
+  std::lock_guard<std::mutex> l(policy_mu_);
+  return policy_;
+}
+
+void ConsentService::SetPolicy(std::shared_ptr<const policies::PolicySet> policy) {
+  std::lock_guard<std::mutex> l(policy_mu_);
+  policy_ = std::move(policy);
+}
+
+std::mutex& ConsentService::LockFor(const domain::Sid& sid) {
+  return subject_locks_[sid.bytes()[0] ^ sid.bytes()[15]];
+}
+
+Status ConsentService::ValidateEventFormat(const ConsentEvent& e) {
+  if (e.identifiers.empty()) return Status::InvalidArgument("/identifiers: at least one identifier is required");
+  if (e.identifiers.size() > kMaxIdentifiers) return Status::InvalidArgument("/identifiers: at most 16 identifiers");
+  if (!e.notice_id.empty() && !IsToken(e.notice_id, 64)) {
+    return Status::InvalidArgument("/notice/id: 1..64 of [A-Za-z0-9._:-]");
+  }
+  if (!e.notice_version.empty() && !IsToken(e.notice_version, 64)) {
+    return Status::InvalidArgument("/notice/version: 1..64 of [A-Za-z0-9._:-]");
+  }
+  if (!e.language.empty() && !IsLanguageTag(e.language)) {
+    return Status::InvalidArgument("/language: not a BCP 47 language tag");
+  }
+  if (!e.event_id.empty() && (e.event_id.size() > 128 || !IsPrintable(e.event_id))) {
+    return Status::InvalidArgument("/event_id: 1..128 printable bytes");
+  }
+  if (e.evidence.ip.size() > 64 || !IsPrintable(e.evidence.ip)) return Status::InvalidArgument("/evidence/ip: too long");
+  if (e.evidence.user_agent.size() > 1024 || !IsPrintable(e.evidence.user_agent)) {
+    return Status::InvalidArgument("/evidence/user_agent: at most 1024 printable bytes");
+  }
+  if (e.evidence.url.size() > 2048 || !IsPrintable(e.evidence.url)) {
+    return Status::InvalidArgument("/evidence/url: at most 2048 printable bytes");
+  }
+  if (!e.evidence.notice_text_version.empty() && !IsToken(e.evidence.notice_text_version, 128)) {
+    return Status::InvalidArgument("/evidence/notice_text_version: 1..128 of [A-Za-z0-9._:-]");
+  }
+  return Status::Ok();
+}
+
+Result<RecordResult> ConsentService::Record(const ConsentEvent& e) {
+  Status s = ValidateEventFormat(e);
+  if (!s.ok()) return s;
+  std::shared_ptr<const policies::PolicySet> policy = this->policy();
+  const int64_t now = clock_.NowMillis();
+  if (e.occurred_at_ms > now + kMaxFutureSkewMs) {
+    return Status::InvalidArgument("/occurred_at: more than 5 minutes in the future");
+  }
+  if (e.occurred_at_ms < kEarliestMs) return Status::InvalidArgument("/occurred_at: before 1990");
+  if (!e.source.system.empty() && !policy->FindSystem(e.source.system)) {
+    return Status::InvalidArgument("/source/system: unknown system '" + e.source.system.substr(0, 64) + "'");
+  }
+  if (!e.jurisdiction.empty() && !policy->FindJurisdiction(e.jurisdiction)) {
+    return Status::InvalidArgument("/jurisdiction: unknown jurisdiction");
+  }
+  if (!e.legal_basis.empty() && !policies::ParseLegalBasis(e.legal_basis)) {
+    return Status::InvalidArgument("/legal_basis: one of " + policies::LegalBasisNames());
+  }
+  std::vector<std::string> purposes;
+  if (e.purpose.empty()) {
+    if (e.source.method != domain::ConsentMethod::kGpc) return Status::InvalidArgument("/purpose: is required");
+    if (e.decision != Decision::kWithdrawn) return Status::InvalidArgument("/decision: a GPC signal is a withdrawal");
+    for (const policies::IncomingConsent& g : policies::ExpandGpc(*policy, e.occurred_at_ms, e.source.system)) {
+      purposes.push_back(g.purpose);
+    }
+    if (purposes.empty()) return Status::FailedPrecondition("the policy has no sale_sharing purpose for a GPC signal");
+  } else {
+    if (!policy->FindPurpose(e.purpose)) return Status::InvalidArgument("/purpose: unknown purpose");
+    purposes.push_back(e.purpose);
+  }
+  if (guard_) {
+    s = guard_->Check(e.identifiers, e.source);
+    if (!s.ok()) return s;
+  }
+  Result<identity::Resolution> r = subjects_.Resolve(e.identifiers);
+  if (!r.ok()) return r.status();
+  if (r->outcome == identity::Resolution::Outcome::kAmbiguous) {
+    std::string reviews;
+    for (const std::string& id : r->review_ids) reviews += (reviews.empty() ? "" : ",") + id;
+    return Status::FailedPrecondition("the identifiers belong to several subjects; review queued: " + reviews);
+  }
+  RecordResult out;
+  out.sid = r->sid;
+  std::lock_guard<std::mutex> l(LockFor(r->sid));
+  for (const std::string& purpose : purposes) {
+    Result<RecordedConsent> one = RecordOne(r->sid, e, purpose, *policy);
+    if (!one.ok()) return one.status();
+    out.recorded.push_back(std::move(*one));
+  }
+  return out;
+}
+
+Result<RecordedConsent> ConsentService::RecordOne(const domain::Sid& sid, const ConsentEvent& e,
+                                                  std::string_view purpose, const policies::PolicySet& policy) {
+  const std::array<uint8_t, 32> dedupe = DedupeKey(sid, e, purpose);
+  {
+    auto lock = db_.Lock();
+    Result<vault::Stmt> q = db_.Cached("SELECT seq, outcome, reason FROM consent_events WHERE dedupe = ?");
+    if (!q.ok()) return q.status();
+    q->Bind(1, ByteView(dedupe.data(), dedupe.size()));
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      RecordedConsent d;
+      d.purpose = std::string(purpose);
+      d.seq = static_cast<uint64_t>(q->Int(0));
+      d.reason = q->Text(2);
+      std::string outcome = q->Text(1);
+      for (auto o : {policies::ConflictOutcome::kApply, policies::ConflictOutcome::kStale,
+                     policies::ConflictOutcome::kNoChange, policies::ConflictOutcome::kNotAuthorized}) {
+        if (policies::ConflictOutcomeName(o) == outcome) d.outcome = o;
+      }
+      d.duplicate = true;
+      return d;
+    }
+  }
+  Result<std::optional<ConsentState>> current = CurrentState(sid, purpose);
+  if (!current.ok()) return current.status();
+  policies::IncomingConsent incoming{std::string(purpose), e.decision, e.occurred_at_ms, e.source};
+  policies::ConflictDecision decision = policies::ResolveConflict(*current, incoming, policy);
+  if (decision.outcome == policies::ConflictOutcome::kRejected) {
+    return Status::InvalidArgument("event rejected by the policy: " + std::string(decision.reason));
+  }
+  const policies::Purpose* p = policy.FindPurpose(purpose);
+  std::optional<vault::SealedRecord> sealed;
+  if (!e.evidence.empty()) {
+    json ev = json::object();
+    if (!e.evidence.ip.empty()) ev["ip"] = e.evidence.ip;
+    if (!e.evidence.user_agent.empty()) ev["user_agent"] = e.evidence.user_agent;
+    if (!e.evidence.url.empty()) ev["url"] = e.evidence.url;
+    if (!e.evidence.notice_text_version.empty()) ev["notice_text_version"] = e.evidence.notice_text_version;
+    Result<vault::SealedRecord> sr =
+        subjects_.vault().SealRecord(sid, "consent.evidence", ev.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (!sr.ok()) return sr.status();
+    sealed = std::move(*sr);
+  }
+  // The ledger entry: pseudonym, purpose, decision, times, source, outcome,
+  // rule, policy version and evidence commitment. No identifier, no
+  // evidence, no free text (formats were validated).
+  json payload = {
+      {"sid", sid.ToHex()},
+      {"purpose", std::string(purpose)},
+      {"decision", std::string(domain::DecisionName(e.decision))},
+      {"occurred_at", FormatTimestampMillis(e.occurred_at_ms)},
+      {"source", {{"system", e.source.system}, {"method", std::string(domain::ConsentMethodName(e.source.method))}}},
+      {"outcome", std::string(policies::ConflictOutcomeName(decision.outcome))},
+      {"reason", std::string(decision.reason)},
+      {"rule", std::string(decision.rule)},
+      {"policy", policy.version},
+      {"legal_basis", e.legal_basis.empty() ? std::string(policies::LegalBasisName(p->legal_basis)) : e.legal_basis},
+  };
+  if (!e.notice_id.empty()) payload["notice"] = {{"id", e.notice_id}, {"version", e.notice_version}};
+  if (!e.language.empty()) payload["language"] = e.language;
+  if (!e.jurisdiction.empty()) payload["jurisdiction"] = e.jurisdiction;
+  if (sealed) payload["evidence"] = HexEncode(AsBytes(sealed->commitment));
+
+  const int64_t now = clock_.NowMillis();
+  const bool apply = decision.outcome == policies::ConflictOutcome::kApply;
+  Status s = writer_.Write(
+      {{"consent.recorded", payload.dump()}}, [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) {
+        const uint64_t seq = appended[0].seq;
+        std::optional<int64_t> record_id;
+        if (sealed) {
+          Result<int64_t> id = vault::Vault::InsertRecord(db, sid, *sealed, now);
+          if (!id.ok()) return id.status();
+          record_id = *id;
+        }
+        Result<vault::Stmt> ev = vault::Stmt::Prepare(
+            db,
+            "INSERT INTO consent_events(seq, sid, purpose, outcome, reason, dedupe, evidence_record)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)");
+        if (!ev.ok()) return ev.status();
+        ev->Bind(1, static_cast<int64_t>(seq))
+            .Bind(2, sid.bytes())
+            .BindText(3, purpose)
+            .BindText(4, policies::ConflictOutcomeName(decision.outcome))
+            .BindText(5, decision.reason)
+            .Bind(6, ByteView(dedupe.data(), dedupe.size()));
+        if (record_id) {
+          ev->Bind(7, *record_id);
+        } else {
+          ev->BindNull(7);
+        }
+        Status es = ev->Run();
+        if (!es.ok()) return es;
+        if (!apply) return Status::Ok();
+        ConsentState st = policies::StateAfter(incoming, decision, seq);
+        Result<vault::Stmt> up = vault::Stmt::Prepare(
+            db,
+            "INSERT INTO consent_state(sid, purpose, decision, occurred_ms, source_system, source_rank, method, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sid, purpose) DO UPDATE SET decision = excluded.decision,"
+            " occurred_ms = excluded.occurred_ms, source_system = excluded.source_system,"
+            " source_rank = excluded.source_rank, method = excluded.method, seq = excluded.seq");
+        if (!up.ok()) return up.status();
+        up->Bind(1, sid.bytes())
+            .BindText(2, purpose)
+            .Bind(3, st.decision == Decision::kGranted ? 1 : 0)
+            .Bind(4, st.occurred_at_ms)
+            .BindText(5, st.source_system)
+            .Bind(6, st.source_rank)
+            .BindText(7, domain::ConsentMethodName(st.method))
+            .Bind(8, static_cast<int64_t>(seq));
+        return up->Run();
+      });
+  if (!s.ok()) return s;
+  // The sequence number is read back from the index row we just wrote.
+  RecordedConsent out;
+  out.purpose = std::string(purpose);
+  out.outcome = decision.outcome;
+  out.reason = std::string(decision.reason);
+  auto lock = db_.Lock();
+  Result<vault::Stmt> q = db_.Cached("SELECT seq FROM consent_events WHERE dedupe = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, ByteView(dedupe.data(), dedupe.size()));
+  Result<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal("consent event not found after commit");
+  out.seq = static_cast<uint64_t>(q->Int(0));
+  return out;
+}
+
+Result<std::optional<ConsentState>> ConsentService::CurrentState(const domain::Sid& root, std::string_view purpose) {
+  auto lock = db_.Lock();
+  Result<vault::Stmt> q = db_.Cached(
+      "SELECT decision, occurred_ms, source_system, source_rank, method, seq FROM consent_state"
+      " WHERE purpose = ?2 AND (sid = ?1 OR sid IN (SELECT sid FROM identity_aliases WHERE surviving_sid = ?1))");
+  if (!q.ok()) return q.status();
+  q->Bind(1, root.bytes()).BindText(2, purpose);
+  std::optional<ConsentState> best;
+  while (true) {
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    ConsentState st;
+    st.decision = q->Int(0) ? Decision::kGranted : Decision::kWithdrawn;
+    st.occurred_at_ms = q->Int(1);
+    st.source_system = q->Text(2);
+    st.source_rank = static_cast<int32_t>(q->Int(3));
+    Result<domain::ConsentMethod> m = domain::ParseConsentMethod(q->Text(4));
+    if (!m.ok()) return Status::Corruption("consent_state: unknown method");
+    st.method = *m;
+    st.ledger_seq = static_cast<uint64_t>(q->Int(5));
+    if (!best || Beats(st, *best)) best = st;
+  }
+  return best;
+}
+
+Result<ConsentAnswer> ConsentService::Query(const domain::Identifier& identifier, std::string_view purpose,
+                                            std::string_view jurisdiction) {
+  std::shared_ptr<const policies::PolicySet> policy = this->policy();
+  const policies::Purpose* p = policy->FindPurpose(purpose);
+  if (!p) return Status::InvalidArgument("purpose: unknown purpose");
+  Result<std::optional<domain::Sid>> sid = subjects_.Lookup(identifier);
+  if (!sid.ok()) return sid.status();
+  if (!*sid) {
+    ConsentAnswer a;
+    a.allowed = policies::EffectiveState(*p, std::nullopt, jurisdiction).allowed;
+    return a;
+  }
+  return QuerySubject(**sid, purpose, jurisdiction);
+}
+
+Result<ConsentAnswer> ConsentService::QuerySubject(const domain::Sid& root, std::string_view purpose,
+                                                   std::string_view jurisdiction) {
+  std::shared_ptr<const policies::PolicySet> policy = this->policy();
+  const policies::Purpose* p = policy->FindPurpose(purpose);
+  if (!p) return Status::InvalidArgument("purpose: unknown purpose");
+  Result<std::optional<ConsentState>> st = CurrentState(root, purpose);
+  if (!st.ok()) return st.status();
+  policies::EffectiveConsent eff = policies::EffectiveState(*p, *st, jurisdiction);
+  ConsentAnswer a;
+  a.known_subject = true;
+  a.allowed = eff.allowed;
+  a.from_default = eff.from_default;
+  a.state = *st;
+  return a;
+}
+
+Status ConsentService::ForEachWithdrawn(std::string_view purpose,
+                                        const std::function<Status(const domain::Sid&)>& fn) {
+  constexpr int kPage = 1000;
+  std::string after;  // sid bytes of the last row seen
+  std::set<domain::Sid> reported;
+  while (true) {
+    std::vector<domain::Sid> page;
+    {
+      auto lock = db_.Lock();
+      Result<vault::Stmt> q = db_.Cached(
+          "SELECT sid FROM consent_state WHERE purpose = ?1 AND sid > ?2 AND decision = 0 ORDER BY sid LIMIT ?3");
+      if (!q.ok()) return q.status();
+      q->BindText(1, purpose).Bind(2, AsBytes(after)).Bind(3, kPage);
+      while (true) {
+        Result<bool> row = q->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        Result<domain::Sid> sid = domain::Sid::FromBytes(AsBytes(q->Blob(0)));
+        if (!sid.ok()) return Status::Corruption("consent_state: bad sid");
+        page.push_back(*sid);
+      }
+    }
+    for (const domain::Sid& sid : page) {
+      // A merged subject's row speaks for its survivor, whose combined state
+      // decides; each survivor is reported once.
+      Result<identity::SubjectInfo> info = subjects_.Subject(sid);
+      if (!info.ok()) continue;  // shredded meanwhile
+      const domain::Sid root = info->resolves_to;
+      if (!reported.insert(root).second) continue;
+      Result<ConsentAnswer> a = QuerySubject(root, purpose);
+      if (!a.ok()) return a.status();
+      if (a->allowed || !a->state) continue;
+      Status s = fn(root);
+      if (!s.ok()) return s;
+    }
+    if (page.size() < static_cast<size_t>(kPage)) return Status::Ok();
+    after = std::string(AsChars(page.back().bytes()));
+  }
+}
+
+Result<std::vector<HistoryItem>> ConsentService::History(const domain::Sid& sid) {
+  Result<identity::SubjectInfo> info = subjects_.Subject(sid);
+  if (!info.ok()) return info.status();
+  const domain::Sid root = info->resolves_to;
+  std::vector<std::pair<uint64_t, std::optional<int64_t>>> rows;
+  {
+    auto lock = db_.Lock();
+    Result<vault::Stmt> q = db_.Cached(
+        "SELECT seq, evidence_record FROM consent_events"
+        " WHERE sid = ?1 OR sid IN (SELECT sid FROM identity_aliases WHERE surviving_sid = ?1) ORDER BY seq");
+    if (!q.ok()) return q.status();
+    q->Bind(1, root.bytes());
+    while (true) {
+      Result<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      std::optional<int64_t> rec;
+      if (!q->IsNull(1)) rec = q->Int(1);
+      rows.emplace_back(static_cast<uint64_t>(q->Int(0)), rec);
+    }
+  }
+  std::vector<HistoryItem> out;
+  for (const auto& [seq, rec] : rows) {
+    HistoryItem item;
+    item.seq = seq;
+    Result<std::string> entry = ledger_.ReadEntry(seq);
+    if (!entry.ok()) return entry.status();
+    item.entry = std::move(*entry);
+    if (rec) {
+      Result<std::string> ev = subjects_.vault().OpenRecord(*rec);
+      if (ev.ok()) item.evidence = std::move(*ev);
+    }
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+}  // namespace consentd::service

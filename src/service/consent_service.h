@@ -1,0 +1,178 @@
+// ConsentService: records consent events with their provenance and answers
+// consent questions (docs/api.md "Consent").
+//
+// Recording one event:
+//   1. validate it against the policy (purpose, source system, method,
+//      jurisdiction, legal basis) and the formats that keep personal data
+//      out of the ledger (notice ids, language tags: no free text);
+//   2. check tombstones (RecreationGuard; the erasure issue supplies it);
+//   3. resolve the identifiers to a subject (SubjectRegistry);
+//   4. under the subject's lock, decide with the conflict rules
+//      (policies/conflict.h) against the current state;
+//   5. in ONE durable transaction: the "consent.recorded" ledger entry
+//      (pseudonym, purpose, decision, times, source, outcome, rule, policy
+//      version, commitment to the sealed evidence), the sealed evidence in the
+//      vault, the consent_events index row, and the state projection when
+//      the outcome is "apply".
+// Re-sending an event (same client event id, or the same fields) is a no-op
+// that returns the original entry: imports and retries are idempotent.
+//
+// Tables: consent_state (the projection: current state per subject and
+// purpose) and consent_events (a subject's consent entries, for history and
+// de-duplication). Both can be rebuilt from the ledger (RebuildCheck).
+//
+// Thread-safety: thread-safe. Events for one subject are serialized; events
+// for different subjects are committed together by the ledger's group
+// commit.
+#ifndef CONSENTD_SERVICE_CONSENT_SERVICE_H_
+#define CONSENTD_SERVICE_CONSENT_SERVICE_H_
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ledger/ledger.h"
+#include "policies/conflict.h"
+#include "policies/policy_set.h"
+#include "src/base/clock.h"
+#include "src/base/result.h"
+#include "src/domain/consent.h"
+#include "src/domain/identifier_kind.h"
+#include "src/domain/sid.h"
+#include "src/identity/subject_registry.h"
+#include "src/vault/ledger_writer.h"
+#include "src/vault/sqlite_database.h"
+
+struct sqlite3;
+
+namespace consentd::service {
+
+// Evidence of how consent was captured; sealed in the vault, never in the
+// ledger (only a commitment to the sealed bytes is).
+struct ConsentEvidence {
+  std::string ip;
+  std::string user_agent;
+  std::string url;
+  std::string notice_text_version;
+  bool empty() const { return ip.empty() && user_agent.empty() && url.empty() && notice_text_version.empty(); }
+};
+
+struct ConsentEvent {
+  std::vector<domain::Identifier> identifiers;  // at least one
+  std::string purpose;                          // empty only for method gpc (all sale/sharing purposes)
+  domain::Decision decision = domain::Decision::kGranted;
+  int64_t occurred_at_ms = 0;
+  domain::ConsentSource source;
+  std::string notice_id;       // [A-Za-z0-9._:-]{1,64}, optional
+  std::string notice_version;  // same format, optional
+  std::string language;        // BCP 47 tag, optional
+  std::string jurisdiction;    // a policy jurisdiction id, optional
+  std::string legal_basis;     // optional; defaults to the purpose's
+  ConsentEvidence evidence;
+  std::string event_id;        // the source's id for this event (de-duplication), optional
+};
+
+// What recording one purpose's event did.
+struct RecordedConsent {
+  std::string purpose;
+  uint64_t seq = 0;            // the ledger entry
+  policies::ConflictOutcome outcome = policies::ConflictOutcome::kApply;
+  std::string reason;
+  bool duplicate = false;      // an earlier identical event; nothing new was written
+};
+
+struct RecordResult {
+  domain::Sid sid;
+  std::vector<RecordedConsent> recorded;  // one per purpose (several for GPC)
+};
+
+// The answer to "may we use this person's data for this purpose?".
+struct ConsentAnswer {
+  bool allowed = false;
+  bool known_subject = false;
+  bool from_default = true;              // no decision recorded: the policy default
+  std::optional<domain::ConsentState> state;
+};
+
+// One entry of a subject's consent history, for officers.
+struct HistoryItem {
+  uint64_t seq = 0;
+  std::string entry;                     // the ledger entry bytes
+  std::optional<std::string> evidence;   // decrypted evidence JSON, when any
+};
+
+// Decides whether an identifier set may create or revive a subject. The
+// erasure issue implements it over tombstones; until then nothing is blocked.
+class RecreationGuard {
+ public:
+  virtual ~RecreationGuard() = default;
+  // kFailedPrecondition (naming no value) when blocked.
+  virtual Status Check(std::span<const domain::Identifier> identifiers, const domain::ConsentSource& source) = 0;
+};
+
+class ConsentService {
+ public:
+  // Creates the tables if missing (inside a write hook).
+  static Status EnsureSchema(sqlite3* db);
+
+  // All references must outlive the service. `policy` may be swapped with
+  // SetPolicy (reload).
+  ConsentService(ledger::Ledger& ledger, vault::LedgerWriter& writer, vault::Database& db,
+                 identity::SubjectRegistry& subjects, std::shared_ptr<const policies::PolicySet> policy,
+                 const Clock& clock, RecreationGuard* guard = nullptr);
+
+  // Records one event (one entry per purpose; GPC expands to the sale and
+  // sharing purposes). Durable when OK. kInvalidArgument (message names the
+  // field) for a malformed event; kFailedPrecondition when the identifiers
+  // are ambiguous (a review was queued) or re-creation is blocked.
+  Result<RecordResult> Record(const ConsentEvent& event);
+
+  // The consent state for `purpose` of the subject `identifier` belongs to.
+  // Unknown subjects get the policy default. kInvalidArgument for an unknown
+  // purpose or an identifier that does not normalize.
+  Result<ConsentAnswer> Query(const domain::Identifier& identifier, std::string_view purpose,
+                              std::string_view jurisdiction = "");
+  // The same for a subject already resolved.
+  Result<ConsentAnswer> QuerySubject(const domain::Sid& root, std::string_view purpose,
+                                     std::string_view jurisdiction = "");
+
+  // The consent history of the subject `sid` resolves to (and subjects
+  // merged into it), oldest first, with decrypted evidence.
+  Result<std::vector<HistoryItem>> History(const domain::Sid& sid);
+
+  // Calls fn(root) for every subject whose effective decision for `purpose`
+  // is a recorded withdrawal, in sid order, reading in pages so that
+  // writers are not held up. Stops at fn's first non-OK status.
+  Status ForEachWithdrawn(std::string_view purpose, const std::function<Status(const domain::Sid&)>& fn);
+
+  std::shared_ptr<const policies::PolicySet> policy() const;
+  void SetPolicy(std::shared_ptr<const policies::PolicySet> policy);
+
+  // Validates the caller-supplied text fields of an event (formats only).
+  static Status ValidateEventFormat(const ConsentEvent& event);
+
+ private:
+  Result<RecordedConsent> RecordOne(const domain::Sid& sid, const ConsentEvent& event, std::string_view purpose,
+                                    const policies::PolicySet& policy);
+  Result<std::optional<domain::ConsentState>> CurrentState(const domain::Sid& root, std::string_view purpose);
+  std::mutex& LockFor(const domain::Sid& sid);
+
+  ledger::Ledger& ledger_;
+  vault::LedgerWriter& writer_;
+  vault::Database& db_;
+  identity::SubjectRegistry& subjects_;
+  const Clock& clock_;
+  RecreationGuard* guard_;
+  mutable std::mutex policy_mu_;
+  std::shared_ptr<const policies::PolicySet> policy_;  // guarded by policy_mu_
+  std::array<std::mutex, 256> subject_locks_;
+};
+
+}  // namespace consentd::service
+
+#endif  // CONSENTD_SERVICE_CONSENT_SERVICE_H_
