@@ -14,7 +14,9 @@
 #include "ledger/ledger.h"
 #include "ledger/verifier.h"
 #include "src/app/data_dir.h"
+#include "policies/check.h"
 #include "src/auth/scope.h"
+#include "src/identity/key_commands.h"
 #include "src/base/bytes.h"
 #include "src/base/time_format.h"
 #include "src/service/runtime.h"
@@ -74,7 +76,40 @@ struct Context {
   std::string token_name;
   std::string scopes;
   std::string token_id;
+  std::vector<std::string> policy_files;
+  uint64_t max_rows = 0;
+  bool retire_old_keys = false;
 };
+
+Result<std::unique_ptr<service::Runtime>> OpenRuntime(const std::string& data_dir);
+
+int CmdPolicyCheck(const Context& c) {
+  policies::CheckReport report = policies::CheckFiles(c.policy_files);
+  std::cout << report.ToText();
+  return report.ok() ? 0 : kExitVerifyFailed;
+}
+
+// Rotations rewrite many rows: they take the data directory's lock, so they
+// never run beside consentd.
+int CmdRotate(const Context& c, bool kek) {
+  Result<DataDir> d = DataDir::Load(c.data_dir);
+  if (!d.ok()) return Fail(d.status());
+  Result<int> lock = LockDataDir(d->data_dir);
+  if (!lock.ok()) return Fail(lock.status());
+  Result<std::unique_ptr<service::Runtime>> rt = OpenRuntime(c.data_dir);
+  if (!rt.ok()) return Fail(rt.status());
+  vault::RotationOptions o;
+  o.max_rows = c.max_rows;
+  o.retire_old_keys = c.retire_old_keys;
+  service::Runtime& r = **rt;
+  Result<vault::RotationProgress> p =
+      kek ? identity::RotateKek(r.config().database_path(), r.ledger(), r.keys(), o, r.clock())
+          : identity::RotateBlindIndex(r.config().database_path(), r.ledger(), r.keys(), o, r.clock());
+  if (!p.ok()) return Fail(p.status());
+  std::cout << p->secret << ": moved " << p->rows_this_run << " rows to key " << p->to_key_id << ", "
+            << p->rows_remaining << " remaining" << (p->finished ? " (finished)" : " (run again to resume)") << "\n";
+  return 0;
+}
 
 Result<std::unique_ptr<service::Runtime>> OpenRuntime(const std::string& data_dir) {
   Result<DataDir> d = DataDir::Load(data_dir);
@@ -374,6 +409,24 @@ int main(int argc, char** argv) {
   auto* tlist = token->add_subcommand("list", "list tokens (never their secrets)");
   tlist->add_option("--data-dir", c.data_dir)->required();
   tlist->callback([&] { rc = CmdTokenList(c); });
+
+  auto* policy = app.add_subcommand("policy", "policy documents");
+  policy->require_subcommand(1);
+  auto* pcheck = policy->add_subcommand("check", "validate policy files exactly as consentd loads them");
+  pcheck->add_option("files", c.policy_files, "policy files, merged in order")->required()->check(CLI::ExistingFile);
+  pcheck->callback([&] { rc = CmdPolicyCheck(c); });
+
+  auto* keys = app.add_subcommand("keys", "rotate the vault's keys (run with consentd stopped; restartable)");
+  keys->require_subcommand(1);
+  for (bool kek : {true, false}) {
+    auto* rot = keys->add_subcommand(kek ? "rotate-kek" : "rotate-bidx",
+                                     kek ? "new key-encryption key; rewrap every subject key"
+                                         : "new blind-index key; re-index every identifier");
+    rot->add_option("--data-dir", c.data_dir)->required();
+    rot->add_option("--max-rows", c.max_rows, "stop after this many rows (resume by running again)");
+    rot->add_flag("--retire-old-keys", c.retire_old_keys, "delete old key files once no row uses them");
+    rot->callback([&, kek] { rc = CmdRotate(c, kek); });
+  }
 
   try {
     app.parse(argc, argv);

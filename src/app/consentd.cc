@@ -18,6 +18,7 @@
 
 #include "ledger/checkpointer.h"
 #include "src/api/admin_routes.h"
+#include "src/app/data_dir.h"
 #include "src/api/consent_routes.h"
 #include "src/base/clock.h"
 #include "src/http/server.h"
@@ -28,19 +29,6 @@
 
 namespace consentd::app {
 namespace {
-
-// Holds an exclusive lock on <data-dir>/consentd.lock for the process's life.
-Status LockDataDir(const std::string& data_dir, int* fd_out) {
-  const std::string path = data_dir + "/consentd.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IOError("cannot open " + path);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return Status::FailedPrecondition("another consentd is running on " + data_dir);
-  }
-  *fd_out = fd;
-  return Status::Ok();
-}
 
 void RegisterLedgerMetrics(obs::MetricsRegistry& metrics, ledger::Ledger& ledger,
                            const ledger::Checkpointer& checkpointer, const Clock& clock) {
@@ -78,12 +66,12 @@ int Run(const std::string& config_path) {
     return 2;
   }
   obs::Logger logger(obs::ParseLogLevel(config->log_level), config->log_file);
-  int lock_fd = -1;
-  Status s = LockDataDir(config->data_dir, &lock_fd);
-  if (!s.ok()) {
-    logger.Error("consentd.start_failed", {{"error", s.ToString()}});
+  Result<int> lock = LockDataDir(config->data_dir);
+  if (!lock.ok()) {
+    logger.Error("consentd.start_failed", {{"error", lock.status().ToString()}});
     return 3;
   }
+  const int lock_fd = *lock;
   Result<std::unique_ptr<service::Runtime>> rt = service::Runtime::Open(*config);
   if (!rt.ok()) {
     logger.Error("consentd.start_failed", {{"error", rt.status().ToString()}});
@@ -111,7 +99,7 @@ int Run(const std::string& config_path) {
   api::RegisterAdminRoutes(server, runtime, metrics, ready);
   api::RegisterConsentRoutes(server, runtime);
 
-  s = server.Start();
+  Status s = server.Start();
   if (!s.ok()) {
     logger.Error("consentd.start_failed", {{"error", s.ToString()}});
     return 3;

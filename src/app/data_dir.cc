@@ -7,6 +7,7 @@
 #include "src/base/file_util.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,17 @@ std::string StripSlash(std::string p) {
 }
 
 }  // namespace
+
+Result<int> LockDataDir(const std::string& data_dir) {
+  const std::string path = data_dir + "/consentd.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("cannot open " + path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status::FailedPrecondition("consentd (or another maintenance command) is running on " + data_dir);
+  }
+  return fd;
+}
 
 Result<DataDir> DataDir::Init(const std::string& data_dir_in, const std::string& key_dir_in,
                               const std::string& origin_in) {

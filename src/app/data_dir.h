@@ -45,6 +45,12 @@ struct DataDir {
   Result<std::unique_ptr<ledger::Ledger>> OpenLedger(bool read_only, const ledger::Signer* signer) const;
 };
 
+// Takes an exclusive lock on <data-dir>/consentd.lock (flock), held until
+// the returned descriptor is closed or the process exits. consentd holds it
+// while running; maintenance that must not run beside consentd (key
+// rotation) takes it too. kFailedPrecondition when it is held.
+Result<int> LockDataDir(const std::string& data_dir);
+
 }  // namespace consentd::app
 
 #endif  // CONSENTD_APP_DATA_DIR_H_
