@@ -60,6 +60,9 @@ void Checkpointer::Run() {
         options_.on_signed(*c);
         l.lock();
       }
+      // Stopping: what was pending is signed. Appends that keep coming must
+      // not keep the destructor waiting.
+      if (stop_) return;
     } else {
       if (options_.on_error) {
         l.unlock();

@@ -137,8 +137,9 @@ class Ledger::Impl {
   std::string origin_;
   std::atomic<uint64_t> size_{0};
 
-  mutable std::mutex stats_mu_;  // guards stats_ and listener_
+  mutable std::mutex stats_mu_;  // guards stats_
   Stats stats_;
+  std::mutex listener_mu_;  // guards listener_ and is held while calling it
   std::function<void(uint64_t)> listener_;
 
  private:
@@ -489,12 +490,10 @@ void Ledger::Impl::CommitBatch(std::vector<Writer*>& batch) {
     stats_.entries += frontier_.size() - old_size;
     stats_.max_batch = std::max<uint64_t>(stats_.max_batch, batch.size());
   }
-  std::function<void(uint64_t)> listener;
-  {
-    std::lock_guard<std::mutex> l(stats_mu_);
-    listener = listener_;
-  }
-  if (frontier_.size() != old_size && listener) listener(frontier_.size());
+  // Called under listener_mu_, so that once SetCommitListener returns the
+  // old listener is never called again (its owner may be gone).
+  std::lock_guard<std::mutex> l(listener_mu_);
+  if (frontier_.size() != old_size && listener_) listener_(frontier_.size());
 }
 
 Result<std::vector<AppendedEntry>> Ledger::Impl::Append(std::vector<NewEntry> entries, WriteHook hook) {
@@ -781,7 +780,7 @@ Ledger::Stats Ledger::stats() const {
 }
 
 void Ledger::SetCommitListener(std::function<void(uint64_t)> listener) {
-  std::lock_guard<std::mutex> l(impl_->stats_mu_);
+  std::lock_guard<std::mutex> l(impl_->listener_mu_);
   impl_->listener_ = std::move(listener);
 }
 
