@@ -545,6 +545,19 @@ void MeasureCheckpointLatency(const std::string& dir, const Signer& signer, int 
                     " checkpoints signed; max " + Fmt("%.1f", *std::max_element(lat.begin(), lat.end())) + " ms");
 }
 
+// The 1, 5 and 15 minute load averages, to judge how busy the machine was.
+std::string LoadAverage() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  if (!f) return "unknown";
+  double a = 0, b = 0, c = 0;
+  int got = std::fscanf(f, "%lf %lf %lf", &a, &b, &c);
+  std::fclose(f);
+  if (got != 3) return "unknown";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f", a, b, c);
+  return buf;
+}
+
 int Main(int argc, char** argv) {
   Args args = ParseArgs(argc, argv);
   if (sodium_init() < 0) Die("sodium_init");
@@ -570,6 +583,7 @@ int Main(int argc, char** argv) {
   const int cp_gap_ms = args.quick ? 400 : 2000;
 
   auto total_start = SteadyClock::now();
+  const std::string load_before = LoadAverage();
   std::fprintf(stderr, "1. durable appends\n");
   AppendResult a1 = MeasureAppends(dir, 1, one_thread, append_rounds);
   AppendResult a8 = MeasureAppends(dir, 8, per_thread, append_rounds);
@@ -602,7 +616,9 @@ int Main(int argc, char** argv) {
   std::printf("\nMedians of %d rounds for appends (ratio: median of the per-round ratios), %d for verification. "
               "Details:\n", append_rounds, std::min(args.reps, 3));
   for (const std::string& n : g_notes) std::printf("- %s\n", n.c_str());
-  std::printf("- total run time %.0f s\n", SecondsSince(total_start));
+  std::printf("- total run time %.0f s; load average (1, 5, 15 min) %s at the start, %s at the end; %u CPUs\n",
+              SecondsSince(total_start), load_before.c_str(), LoadAverage().c_str(),
+              std::thread::hardware_concurrency());
 
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
