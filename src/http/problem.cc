@@ -54,7 +54,15 @@ Problem Problem::Internal() {
 Problem ProblemFromStatus(const Status& s) {
   switch (s.code()) {
     case StatusCode::kOk: return Make(200, "ok", "OK", "");
-    case StatusCode::kInvalidArgument: return Problem::BadRequest(s.message());
+    case StatusCode::kInvalidArgument: {
+      // Services start messages about a request member with its JSON
+      // pointer ("/purpose: unknown purpose"): name it in "field".
+      const std::string& m = s.message();
+      const size_t colon = m.find(": ");
+      std::string field;
+      if (!m.empty() && m[0] == '/' && colon != std::string::npos && m.find(' ') > colon) field = m.substr(0, colon);
+      return Problem::BadRequest(m, std::move(field));
+    }
     case StatusCode::kNotFound: return Problem::NotFound(s.message());
     case StatusCode::kAlreadyExists: return Problem::Conflict(s.message());
     case StatusCode::kFailedPrecondition: return Make(409, "failed-precondition", "Not allowed in this state", s.message());

@@ -73,7 +73,8 @@ void HttpServer::Install() {
   s.set_keep_alive_max_count(100000);
   s.set_keep_alive_timeout(30);
   s.set_read_timeout(options_.read_timeout_seconds, 0);
-  s.set_payload_max_length(options_.max_body_bytes);
+  payload_max_bytes_ = options_.max_body_bytes;
+  s.set_payload_max_length(payload_max_bytes_);
   // Without this handler httplib 0.11.4 copies e.what() into a response
   // header; an exception text may hold personal data, so it is neither sent
   // nor logged: only that one happened.
@@ -83,7 +84,10 @@ void HttpServer::Install() {
   });
   // httplib's own errors (unknown route, body over the limit, bad request
   // line) get a problem+json body; responses that already have one keep it.
-  httplib::Server::HandlerWithResponse on_error = [](const httplib::Request&, httplib::Response& res) {
+  httplib::Server::HandlerWithResponse on_error = [this](const httplib::Request&, httplib::Response& res) {
+    if (!res.has_header("X-Request-Id")) {
+      res.set_header("X-Request-Id", id_prefix_ + std::to_string(next_request_id_.fetch_add(1)));
+    }
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     Reply(res, ProblemForHttpStatus(res.status));
     return httplib::Server::HandlerResponse::Handled;
@@ -92,9 +96,11 @@ void HttpServer::Install() {
 }
 
 void HttpServer::Handle(Route route, Handler handler) {
+  // options_.max_body_bytes stays the default of routes without their own
+  // limit; httplib's limit is the largest of all routes'.
   const size_t limit = route.max_body_bytes ? route.max_body_bytes : options_.max_body_bytes;
-  if (limit > options_.max_body_bytes) {
-    options_.max_body_bytes = limit;
+  if (limit > payload_max_bytes_) {
+    payload_max_bytes_ = limit;
     server_->set_payload_max_length(limit);
   }
   obs::Histogram* latency = &metrics_.GetHistogram("consentd_http_request_duration_seconds",

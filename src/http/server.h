@@ -90,6 +90,7 @@ class HttpServer {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+  size_t payload_max_bytes_ = 0;  // httplib's limit: the largest route limit
   std::atomic<uint64_t> next_request_id_{1};
   std::string id_prefix_;
 };

@@ -17,6 +17,17 @@ std::string Escape(const std::string& v) {
   return out;
 }
 
+// HELP text escapes only backslash and newline (the format's rule).
+std::string EscapeHelp(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
 std::string FormatDouble(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
@@ -125,7 +136,7 @@ std::string MetricsRegistry::Render() const {
   std::lock_guard<std::mutex> l(mu_);
   std::string out;
   for (const auto& [name, f] : families_) {
-    out += "# HELP " + name + " " + f.help + "\n";
+    out += "# HELP " + name + " " + EscapeHelp(f.help) + "\n";
     out += "# TYPE " + name + " " +
            (f.type == Type::kCounter ? "counter" : f.type == Type::kGauge ? "gauge" : "histogram") + "\n";
     for (const auto& [labels, c] : f.counters) out += name + labels + " " + std::to_string(c->value()) + "\n";
