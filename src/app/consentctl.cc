@@ -181,7 +181,9 @@ Result<Opened> OpenDataDir(const std::string& data_dir, bool read_only, bool nee
   Result<ledger::Signer> s = d->LoadSigner();
   if (s.ok()) {
     o.signer = std::make_unique<ledger::Signer>(std::move(*s));
-  } else if (need_signer) {
+  } else if (need_signer || s.status().code() != StatusCode::kNotFound) {
+    // A key that exists but is exposed or unreadable is an error, not an
+    // absent key: refuse before anything is recorded.
     return s.status();
   }
   Result<std::unique_ptr<ledger::Ledger>> l = d->OpenLedger(read_only, o.signer.get());
