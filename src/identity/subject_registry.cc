@@ -258,6 +258,158 @@ Result<Resolution> SubjectRegistry::Resolve(std::span<const domain::Identifier> 
   }
 }
 
+Result<size_t> SubjectRegistry::ResolveBatch(std::span<const std::span<const domain::Identifier>> sets,
+                                             std::vector<Resolution>* out) {
+  // Normalize outside the lock, as Resolve does; a set that does not
+  // normalize ends the batch (Resolve reports its error).
+  std::vector<std::vector<NormalizedIdentifier>> normalized;
+  normalized.reserve(sets.size());
+  for (std::span<const domain::Identifier> set : sets) {
+    if (set.empty()) break;
+    std::vector<NormalizedIdentifier> ids;
+    std::set<std::string> seen;
+    bool ok = true;
+    for (const domain::Identifier& identifier : set) {
+      Result<NormalizedIdentifier> id = Normalize(identifier, rules_);
+      if (!id.ok()) {
+        ok = false;
+        break;
+      }
+      if (seen.insert(id->BlindIndexInput()).second) ids.push_back(std::move(*id));
+    }
+    if (!ok) break;
+    normalized.push_back(std::move(ids));
+  }
+  if (normalized.empty()) return size_t{0};
+  std::lock_guard<std::mutex> write_lock(write_mutex_);
+  for (int attempt = 0;; ++attempt) {
+    std::vector<Resolution> resolved;
+    Result<size_t> r = ResolveBatchOnce(normalized, &resolved);
+    if (r.ok()) {
+      for (Resolution& res : resolved) out->push_back(std::move(res));
+      return r;
+    }
+    if (attempt == 4 || r.status().message() != kConcurrentChange) return r;
+  }
+}
+
+Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<NormalizedIdentifier>>& sets,
+                                                 std::vector<Resolution>* out) {
+  Plan plan;
+  const int64_t now = clock_.NowMillis();
+  // Links planned in this batch, by current-key blind index, so that a later
+  // set sees the subjects earlier sets created (as Resolve would after the
+  // earlier call committed).
+  std::map<BlindIndex, Sid> planned;
+  std::map<BlindIndex, std::set<Sid>> planned_base;  // email base index -> subjects
+  size_t done = 0;
+  for (; done < sets.size(); ++done) {
+    const std::vector<NormalizedIdentifier>& ids = sets[done];
+    std::vector<std::pair<BlindIndex, std::optional<Sid>>> expect;
+    std::optional<Sid> common;
+    size_t matched = 0;
+    bool mixed = false;
+    for (const NormalizedIdentifier& id : ids) {
+      std::optional<Sid> root;
+      auto it = planned.find(indexer_.Current(id).bidx);
+      if (it != planned.end()) {
+        root = it->second;
+      } else {
+        std::vector<BlindIndex> probed;
+        Result<std::optional<Sid>> r = LookupRoot(id, &probed);
+        if (!r.ok()) return r.status();
+        root = *r;
+        for (size_t p = 0; p < probed.size(); ++p) {
+          expect.emplace_back(probed[p], p + 1 == probed.size() ? root : std::nullopt);
+        }
+      }
+      if (!root) continue;
+      ++matched;
+      if (common && *common != *root) mixed = true;
+      common = root;
+    }
+    // Only "all match one subject" and "nothing matches" are simple.
+    if (mixed || (matched != 0 && matched != ids.size())) break;
+    const bool create = matched == 0;
+    if (create && rules_.one_system_id_per_qualifier) {
+      // Two ids of one system and qualifier in a new set: Resolve splits them.
+      std::set<std::string> held;
+      bool conflict = false;
+      for (const NormalizedIdentifier& id : ids) {
+        if (id.kind.IsSystemId()) conflict = conflict || !held.insert(id.kind.Name() + " " + id.qualifier).second;
+      }
+      if (conflict) break;
+    }
+    if (rules_.suggest_plus_tag_merges) {
+      // Resolve may queue an "email_plus_tag" review: leave any set whose
+      // email base is held by another subject to it.
+      bool similar = false;
+      for (const NormalizedIdentifier& id : ids) {
+        if (id.kind.type() != domain::IdentifierType::kEmail) continue;
+        const std::string base = EmailBaseInput(id.value);
+        auto pb = planned_base.find(indexer_.CurrentOf(base).bidx);
+        if (pb != planned_base.end()) {
+          for (const Sid& s : pb->second) similar = similar || create || s != *common;
+        }
+        std::unique_lock<std::mutex> lock = db_->Lock();
+        Result<Stmt> stmt = db_->Cached("SELECT DISTINCT root_sid FROM identity_identifiers WHERE base_bidx = ?");
+        if (!stmt.ok()) return stmt.status();
+        for (const KeyedBlindIndex& k : indexer_.AllOf(base)) {
+          stmt->Bind(1, BytesOf(k.bidx));
+          for (;;) {
+            Result<bool> row = stmt->Step();
+            if (!row.ok()) return row.status();
+            if (!*row) break;
+            similar = similar || create || stmt->Blob(0) != std::string(AsChars(common->bytes()));
+          }
+          stmt->Reset();
+        }
+      }
+      if (similar) break;
+    }
+    Resolution res;
+    if (!create) {
+      res.outcome = Resolution::Outcome::kExisting;
+      res.sid = *common;
+      res.matched = {*common};
+      out->push_back(std::move(res));
+      continue;
+    }
+    // As ResolveOnce's create_subject and link.
+    const Sid sid = sid_generator_();
+    vault::NewSubjectKey key = vault_->MakeSubjectKey(sid);
+    plan.entries.push_back({"subject.created", CreatedPayload(sid)});
+    for (const NormalizedIdentifier& id : ids) {
+      Plan::Link l;
+      l.root = sid;
+      l.kind = id.kind.Name();
+      l.qualifier = id.qualifier;
+      l.bidx = indexer_.Current(id);
+      if (id.kind.type() == domain::IdentifierType::kEmail) {
+        l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
+        planned_base[l.base->bidx].insert(sid);
+      }
+      l.sealed = vault::Seal(key.key.bytes, sid, IdentifierSealPurpose(l.kind, l.qualifier), id.value);
+      planned[l.bidx.bidx] = sid;
+      plan.entries.push_back({"subject.linked", LinkedPayload(sid, l.kind)});
+      res.linked_kinds.push_back(l.kind);
+      plan.links.push_back(std::move(l));
+    }
+    plan.new_subjects.push_back(std::move(key));
+    plan.expect_lookup.insert(plan.expect_lookup.end(), expect.begin(), expect.end());
+    res.outcome = Resolution::Outcome::kCreated;
+    res.sid = sid;
+    out->push_back(std::move(res));
+  }
+  if (plan.entries.empty()) return done;
+  Status s = writer_.Write(std::move(plan.entries),
+                           [&plan, now](sqlite3* db, std::span<const ledger::AppendedEntry>) -> Status {
+                             return WritePlan(db, plan, now);
+                           });
+  if (!s.ok()) return s;
+  return done;
+}
+
 Result<Resolution> SubjectRegistry::ResolveOnce(const std::vector<NormalizedIdentifier>& ids,
                                                 const ResolveOptions& options) {
   Plan plan;
@@ -501,77 +653,84 @@ Result<Resolution> SubjectRegistry::ResolveOnce(const std::vector<NormalizedIden
   if (plan.entries.empty()) return res;  // a pure lookup: nothing to write
 
   // 4. Write, re-validating what was read.
-  Status s = writer_.Write(std::move(plan.entries), [&plan, now](sqlite3* db,
-                                                                 std::span<const ledger::AppendedEntry>) -> Status {
-    {
-      Result<Stmt> stmt = Stmt::Prepare(db, "SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
-      if (!stmt.ok()) return stmt.status();
-      for (const auto& [bidx, root] : plan.expect_lookup) {
-        stmt->Bind(1, BytesOf(bidx));
-        Result<bool> row = stmt->Step();
-        if (!row.ok()) return row.status();
-        bool same = *row ? (root && stmt->Blob(0) == std::string(AsChars(root->bytes()))) : !root;
-        if (!same) return Status::Unavailable(std::string(kConcurrentChange));
-        stmt->Reset();
-      }
+  Status s = writer_.Write(std::move(plan.entries),
+                           [&plan, now](sqlite3* db, std::span<const ledger::AppendedEntry>) -> Status {
+                             return WritePlan(db, plan, now);
+                           });
+  if (!s.ok()) return s;
+  return res;
+}
+
+Status SubjectRegistry::WritePlan(sqlite3* db, const Plan& plan, int64_t now) {
+  {
+    Result<Stmt> stmt = Stmt::Prepare(db, "SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
+    if (!stmt.ok()) return stmt.status();
+    for (const auto& [bidx, root] : plan.expect_lookup) {
+      stmt->Bind(1, BytesOf(bidx));
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) return row.status();
+      bool same = *row ? (root && stmt->Blob(0) == std::string(AsChars(root->bytes()))) : !root;
+      if (!same) return Status::Unavailable(std::string(kConcurrentChange));
+      stmt->Reset();
     }
-    for (const Sid& sid : plan.expect_active) {
-      Status st = ExpectActive(db, sid);
-      if (!st.ok()) return st;
-    }
+  }
+  for (const Sid& sid : plan.expect_active) {
+    Status st = ExpectActive(db, sid);
+    if (!st.ok()) return st;
+  }
+  if (!plan.new_subjects.empty()) {
+    Result<Stmt> stmt = Stmt::Prepare(db, "INSERT INTO identity_subjects(sid, state, created_ms) VALUES(?, 0, ?)");
+    if (!stmt.ok()) return stmt.status();
     for (const vault::NewSubjectKey& k : plan.new_subjects) {
-      Result<Stmt> stmt = Stmt::Prepare(db, "INSERT INTO identity_subjects(sid, state, created_ms) VALUES(?, 0, ?)");
-      if (!stmt.ok()) return stmt.status();
       stmt->Bind(1, k.sid.bytes()).Bind(2, now);
       Status st = stmt->Run();
       if (!st.ok()) return st;
+      stmt->Reset();
       st = vault::Vault::InsertSubjectKey(db, k);
       if (!st.ok()) return st;
     }
-    for (const Plan::Merge& m : plan.merges) {
-      Status st = ApplyMerge(db, m.merged, m.survivor, now);
+  }
+  for (const Plan::Merge& m : plan.merges) {
+    Status st = ApplyMerge(db, m.merged, m.survivor, now);
+    if (!st.ok()) return st;
+  }
+  {
+    Result<Stmt> stmt = Stmt::Prepare(
+        db,
+        "INSERT INTO identity_identifiers(bidx, root_sid, owner_sid, kind, qualifier, key_id, sealed, base_bidx, "
+        "created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!stmt.ok()) return stmt.status();
+    for (const Plan::Link& l : plan.links) {
+      stmt->Bind(1, BytesOf(l.bidx.bidx))
+          .Bind(2, l.root.bytes())
+          .Bind(3, l.root.bytes())
+          .BindText(4, l.kind)
+          .BindText(5, l.qualifier)
+          .Bind(6, static_cast<int64_t>(l.bidx.key_id))
+          .Bind(7, AsBytes(l.sealed))
+          .Bind(9, now);
+      if (l.base) {
+        stmt->Bind(8, BytesOf(l.base->bidx));
+      } else {
+        stmt->BindNull(8);
+      }
+      Status st = stmt->Run();
+      if (!st.ok()) return st.WithContext("link " + l.kind + " to " + l.root.ToHex());
+      stmt->Reset();
+    }
+  }
+  {
+    Result<Stmt> stmt = Stmt::Prepare(
+        db, "INSERT INTO identity_reviews(id, sid_a, sid_b, reason, state, created_ms) VALUES(?, ?, ?, ?, 'open', ?)");
+    if (!stmt.ok()) return stmt.status();
+    for (const Plan::NewReview& r : plan.reviews) {
+      stmt->BindText(1, r.id).Bind(2, r.a.bytes()).Bind(3, r.b.bytes()).BindText(4, r.reason).Bind(5, now);
+      Status st = stmt->Run();
       if (!st.ok()) return st;
+      stmt->Reset();
     }
-    {
-      Result<Stmt> stmt = Stmt::Prepare(
-          db,
-          "INSERT INTO identity_identifiers(bidx, root_sid, owner_sid, kind, qualifier, key_id, sealed, base_bidx, "
-          "created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      if (!stmt.ok()) return stmt.status();
-      for (const Plan::Link& l : plan.links) {
-        stmt->Bind(1, BytesOf(l.bidx.bidx))
-            .Bind(2, l.root.bytes())
-            .Bind(3, l.root.bytes())
-            .BindText(4, l.kind)
-            .BindText(5, l.qualifier)
-            .Bind(6, static_cast<int64_t>(l.bidx.key_id))
-            .Bind(7, AsBytes(l.sealed))
-            .Bind(9, now);
-        if (l.base) {
-          stmt->Bind(8, BytesOf(l.base->bidx));
-        } else {
-          stmt->BindNull(8);
-        }
-        Status st = stmt->Run();
-        if (!st.ok()) return st.WithContext("link " + l.kind + " to " + l.root.ToHex());
-        stmt->Reset();
-      }
-    }
-    {
-      Result<Stmt> stmt = Stmt::Prepare(
-          db, "INSERT INTO identity_reviews(id, sid_a, sid_b, reason, state, created_ms) VALUES(?, ?, ?, ?, 'open', ?)");
-      if (!stmt.ok()) return stmt.status();
-      for (const Plan::NewReview& r : plan.reviews) {
-        stmt->BindText(1, r.id).Bind(2, r.a.bytes()).Bind(3, r.b.bytes()).BindText(4, r.reason).Bind(5, now);
-        Status st = stmt->Run();
-        if (!st.ok()) return st;
-        stmt->Reset();
-      }
-    }
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  return res;
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<NormalizedIdentifier>> SubjectRegistry::IdentifiersOf(const Sid& sid) const {

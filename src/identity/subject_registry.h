@@ -139,6 +139,20 @@ class SubjectRegistry {
   Result<Resolution> Resolve(std::span<const domain::Identifier> identifiers,
                              const ResolveOptions& options = ResolveOptions());
 
+  // Resolves identifier sets in order, for imports: the creations and links
+  // of all of them commit in ONE durable transaction (one ledger append),
+  // with the same resolutions, entries and rows as Resolve() called set by
+  // set. Handles only the sets that need no merge, review or partial link:
+  // every identifier matches one and the same subject (kExisting; nothing is
+  // written), or none matches anything, in the tables or earlier in the
+  // batch (kCreated: a new subject holds them all). Stops before the first
+  // set that needs more (or does not normalize) and returns how many leading
+  // sets were resolved, their resolutions appended to *out in order; the
+  // caller resolves the next set with Resolve() and continues after it.
+  // Durable when OK; on error nothing of the call is stored.
+  Result<size_t> ResolveBatch(std::span<const std::span<const domain::Identifier>> sets,
+                              std::vector<Resolution>* out);
+
   // State of `sid` and the sid it resolves to. kNotFound if unknown.
   Result<SubjectInfo> Subject(const domain::Sid& sid) const;
 
@@ -185,6 +199,10 @@ class SubjectRegistry {
                                                 std::vector<BlindIndex>* probed) const;
   Result<Resolution> ResolveOnce(const std::vector<domain::NormalizedIdentifier>& ids,
                                  const ResolveOptions& options);
+  Result<size_t> ResolveBatchOnce(const std::vector<std::vector<domain::NormalizedIdentifier>>& sets,
+                                  std::vector<Resolution>* out);
+  // Writes a plan's rows inside a hook, re-validating what was read.
+  static Status WritePlan(sqlite3* db, const Plan& plan, int64_t now);
   Result<std::vector<domain::Sid>> GroupOf(const domain::Sid& root) const;
 
   const domain::IdentityRules rules_;

@@ -1,6 +1,7 @@
 #include "src/service/consent_service.h"
 
 #include <cctype>
+#include <map>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -105,6 +106,48 @@ std::array<uint8_t, 32> DedupeKey(const domain::Sid& sid, const ConsentEvent& e,
   return h.Finish();
 }
 
+// The "consent.recorded" ledger entry: pseudonym, purpose, decision, times,
+// source, outcome, rule, policy version and evidence commitment. No
+// identifier, no evidence, no free text (formats were validated).
+// REQUIRES: `purpose` is a purpose of `policy`.
+std::string ConsentPayload(const domain::Sid& sid, const ConsentEvent& e, std::string_view purpose,
+                           const policies::ConflictDecision& decision, const policies::PolicySet& policy,
+                           const std::optional<vault::SealedRecord>& sealed) {
+  const policies::Purpose* p = policy.FindPurpose(purpose);
+  json payload = {
+      {"sid", sid.ToHex()},
+      {"purpose", std::string(purpose)},
+      {"decision", std::string(domain::DecisionName(e.decision))},
+      {"occurred_at", FormatTimestampMillis(e.occurred_at_ms)},
+      {"source", {{"system", e.source.system}, {"method", std::string(domain::ConsentMethodName(e.source.method))}}},
+      {"outcome", std::string(policies::ConflictOutcomeName(decision.outcome))},
+      {"reason", std::string(decision.reason)},
+      {"rule", std::string(decision.rule)},
+      {"policy", policy.version},
+      {"legal_basis", e.legal_basis.empty() ? std::string(policies::LegalBasisName(p->legal_basis)) : e.legal_basis},
+  };
+  if (!e.notice_id.empty()) payload["notice"] = {{"id", e.notice_id}, {"version", e.notice_version}};
+  if (!e.language.empty()) payload["language"] = e.language;
+  if (!e.jurisdiction.empty()) payload["jurisdiction"] = e.jurisdiction;
+  if (sealed) payload["evidence"] = HexEncode(AsBytes(sealed->commitment));
+  return payload.dump();
+}
+
+// The sealed evidence of an event, or nullopt when it carries none.
+Result<std::optional<vault::SealedRecord>> SealEvidence(const vault::Vault& vault, const domain::Sid& sid,
+                                                        const ConsentEvidence& evidence) {
+  if (evidence.empty()) return std::optional<vault::SealedRecord>();
+  json ev = json::object();
+  if (!evidence.ip.empty()) ev["ip"] = evidence.ip;
+  if (!evidence.user_agent.empty()) ev["user_agent"] = evidence.user_agent;
+  if (!evidence.url.empty()) ev["url"] = evidence.url;
+  if (!evidence.notice_text_version.empty()) ev["notice_text_version"] = evidence.notice_text_version;
+  Result<vault::SealedRecord> sr =
+      vault.SealRecord(sid, "consent.evidence", ev.dump(-1, ' ', false, json::error_handler_t::replace));
+  if (!sr.ok()) return sr.status();
+  return std::optional<vault::SealedRecord>(std::move(*sr));
+}
+
 }  // namespace
 
 Status ConsentService::EnsureSchema(sqlite3* db) { return vault::Exec(db, kSchema); }
@@ -158,9 +201,18 @@ Status ConsentService::ValidateEventFormat(const ConsentEvent& e) {
 }
 
 Result<RecordResult> ConsentService::Record(const ConsentEvent& e) {
+  std::shared_ptr<const policies::PolicySet> policy = this->policy();
+  std::vector<std::string> purposes;
+  Status s = Prepare(e, *policy, &purposes);
+  if (!s.ok()) return s;
+  return RecordPrepared(e, purposes, *policy);
+}
+
+Status ConsentService::Prepare(const ConsentEvent& e, const policies::PolicySet& policy_set,
+                               std::vector<std::string>* out_purposes) {
   Status s = ValidateEventFormat(e);
   if (!s.ok()) return s;
-  std::shared_ptr<const policies::PolicySet> policy = this->policy();
+  const policies::PolicySet* policy = &policy_set;
   const int64_t now = clock_.NowMillis();
   if (e.occurred_at_ms > now + kMaxFutureSkewMs) {
     return Status::InvalidArgument("/occurred_at: more than 5 minutes in the future");
@@ -191,6 +243,12 @@ Result<RecordResult> ConsentService::Record(const ConsentEvent& e) {
     s = guard_->Check(e.identifiers, e.source);
     if (!s.ok()) return s;
   }
+  *out_purposes = std::move(purposes);
+  return Status::Ok();
+}
+
+Result<RecordResult> ConsentService::RecordPrepared(const ConsentEvent& e, const std::vector<std::string>& purposes,
+                                                    const policies::PolicySet& policy) {
   Result<identity::Resolution> r = subjects_.Resolve(e.identifiers);
   if (!r.ok()) return r.status();
   if (r->outcome == identity::Resolution::Outcome::kAmbiguous) {
@@ -202,7 +260,7 @@ Result<RecordResult> ConsentService::Record(const ConsentEvent& e) {
   out.sid = r->sid;
   std::lock_guard<std::mutex> l(LockFor(r->sid));
   for (const std::string& purpose : purposes) {
-    Result<RecordedConsent> one = RecordOne(r->sid, e, purpose, *policy);
+    Result<RecordedConsent> one = RecordOne(r->sid, e, purpose, policy);
     if (!one.ok()) return one.status();
     out.recorded.push_back(std::move(*one));
   }
@@ -240,7 +298,6 @@ Result<RecordedConsent> ConsentService::RecordOne(const domain::Sid& sid, const 
   if (decision.outcome == policies::ConflictOutcome::kRejected) {
     return Status::InvalidArgument("event rejected by the policy: " + std::string(decision.reason));
   }
-  const policies::Purpose* p = policy.FindPurpose(purpose);
   std::optional<vault::SealedRecord> sealed;
   if (!e.evidence.empty()) {
     json ev = json::object();
@@ -253,30 +310,12 @@ Result<RecordedConsent> ConsentService::RecordOne(const domain::Sid& sid, const 
     if (!sr.ok()) return sr.status();
     sealed = std::move(*sr);
   }
-  // The ledger entry: pseudonym, purpose, decision, times, source, outcome,
-  // rule, policy version and evidence commitment. No identifier, no
-  // evidence, no free text (formats were validated).
-  json payload = {
-      {"sid", sid.ToHex()},
-      {"purpose", std::string(purpose)},
-      {"decision", std::string(domain::DecisionName(e.decision))},
-      {"occurred_at", FormatTimestampMillis(e.occurred_at_ms)},
-      {"source", {{"system", e.source.system}, {"method", std::string(domain::ConsentMethodName(e.source.method))}}},
-      {"outcome", std::string(policies::ConflictOutcomeName(decision.outcome))},
-      {"reason", std::string(decision.reason)},
-      {"rule", std::string(decision.rule)},
-      {"policy", policy.version},
-      {"legal_basis", e.legal_basis.empty() ? std::string(policies::LegalBasisName(p->legal_basis)) : e.legal_basis},
-  };
-  if (!e.notice_id.empty()) payload["notice"] = {{"id", e.notice_id}, {"version", e.notice_version}};
-  if (!e.language.empty()) payload["language"] = e.language;
-  if (!e.jurisdiction.empty()) payload["jurisdiction"] = e.jurisdiction;
-  if (sealed) payload["evidence"] = HexEncode(AsBytes(sealed->commitment));
+  const std::string payload = ConsentPayload(sid, e, purpose, decision, policy, sealed);
 
   const int64_t now = clock_.NowMillis();
   const bool apply = decision.outcome == policies::ConflictOutcome::kApply;
   Status s = writer_.Write(
-      {{"consent.recorded", payload.dump()}}, [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) {
+      {{"consent.recorded", payload}}, [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) {
         const uint64_t seq = appended[0].seq;
         std::optional<int64_t> record_id;
         if (sealed) {
@@ -470,6 +509,287 @@ Result<std::vector<HistoryItem>> ConsentService::History(const domain::Sid& sid)
     out.push_back(std::move(item));
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// Batches (imports).
+
+std::vector<Result<RecordResult>> ConsentService::RecordBatch(std::span<const ConsentEvent> events) {
+  constexpr size_t kMaxRun = 8192;
+  std::vector<Result<RecordResult>> results(events.size(), Result<RecordResult>(Status::Internal("not recorded")));
+  std::shared_ptr<const policies::PolicySet> policy = this->policy();
+  std::vector<std::vector<std::string>> purposes(events.size());
+  std::vector<size_t> valid;
+  for (size_t i = 0; i < events.size(); ++i) {
+    Status s = Prepare(events[i], *policy, &purposes[i]);
+    if (s.ok()) {
+      valid.push_back(i);
+    } else {
+      results[i] = s;
+    }
+  }
+  size_t next = 0;
+  while (next < valid.size()) {
+    const size_t n = std::min(kMaxRun, valid.size() - next);
+    std::span<const size_t> run(valid.data() + next, n);
+    std::vector<std::span<const domain::Identifier>> sets;
+    sets.reserve(n);
+    for (size_t i : run) sets.emplace_back(events[i].identifiers);
+    std::vector<identity::Resolution> resolved;
+    Result<size_t> k = subjects_.ResolveBatch(sets, &resolved);
+    if (!k.ok()) {
+      for (size_t i : run) results[i] = k.status();
+      next += n;
+      continue;
+    }
+    if (*k > 0) RecordRun(events, run.first(*k), purposes, resolved, *policy, &results);
+    next += *k;
+    if (*k < n) {
+      // This event needs the full resolution rules: Record's path.
+      const size_t i = valid[next];
+      results[i] = RecordPrepared(events[i], purposes[i], *policy);
+      ++next;
+    }
+  }
+  return results;
+}
+
+Status ConsentService::StateParts(const domain::Sid& root, std::string_view purpose,
+                                  std::optional<ConsentState>* own, std::optional<ConsentState>* merged) {
+  auto lock = db_.Lock();
+  Result<vault::Stmt> q = db_.Cached(
+      "SELECT sid, decision, occurred_ms, source_system, source_rank, method, seq FROM consent_state"
+      " WHERE purpose = ?2 AND (sid = ?1 OR sid IN (SELECT sid FROM identity_aliases WHERE surviving_sid = ?1))");
+  if (!q.ok()) return q.status();
+  q->Bind(1, root.bytes()).BindText(2, purpose);
+  const std::string root_bytes(AsChars(root.bytes()));
+  while (true) {
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    ConsentState st;
+    st.decision = q->Int(1) ? Decision::kGranted : Decision::kWithdrawn;
+    st.occurred_at_ms = q->Int(2);
+    st.source_system = q->Text(3);
+    st.source_rank = static_cast<int32_t>(q->Int(4));
+    Result<domain::ConsentMethod> m = domain::ParseConsentMethod(q->Text(5));
+    if (!m.ok()) return Status::Corruption("consent_state: unknown method");
+    st.method = *m;
+    st.ledger_seq = static_cast<uint64_t>(q->Int(6));
+    if (q->Blob(0) == root_bytes) {
+      *own = st;
+    } else if (!*merged || Beats(st, **merged)) {
+      *merged = st;
+    }
+  }
+  return Status::Ok();
+}
+
+void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<const size_t> index,
+                               const std::vector<std::vector<std::string>>& purposes,
+                               std::span<const identity::Resolution> resolved, const policies::PolicySet& policy,
+                               std::vector<Result<RecordResult>>* results) {
+  // What one purpose of one event becomes.
+  struct Item {
+    size_t event = 0;
+    std::string purpose;
+    std::array<uint8_t, 32> dedupe{};
+    policies::ConflictDecision decision;
+    policies::IncomingConsent incoming;
+    bool apply = false;
+    std::optional<vault::SealedRecord> sealed;
+    size_t entry = SIZE_MAX;      // index in the Append, or SIZE_MAX for a duplicate
+    size_t duplicate_of = SIZE_MAX;  // an earlier item of this run
+    std::optional<RecordedConsent> stored;  // a duplicate of a stored event
+  };
+  // Per (subject, purpose): the subject's own row as this run leaves it, and
+  // the best row of the subjects merged into it (unchanged by the run: it
+  // holds no merge).
+  struct Current {
+    std::optional<ConsentState> own, merged;
+  };
+  std::map<std::pair<domain::Sid, std::string>, Current> current;
+  std::map<std::array<uint8_t, 32>, size_t> seen;  // dedupe key -> item
+  std::vector<Item> items;
+  std::vector<ledger::NewEntry> entries;
+  std::vector<bool> failed(index.size(), false);
+
+  // Events for one subject are serialized: hold the locks of every subject
+  // of the run, in lock order.
+  std::set<size_t> lock_ids;
+  for (const identity::Resolution& r : resolved) lock_ids.insert(&LockFor(r.sid) - subject_locks_.data());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (size_t id : lock_ids) locks.emplace_back(subject_locks_[id]);
+
+  const uint64_t base_seq = ledger_.Size();  // placeholder seqs order rows as the commit will
+  for (size_t k = 0; k < index.size(); ++k) {
+    const ConsentEvent& e = events[index[k]];
+    const domain::Sid& sid = resolved[k].sid;
+    const bool created = resolved[k].outcome == identity::Resolution::Outcome::kCreated;
+    for (const std::string& purpose : purposes[index[k]]) {
+      Item it;
+      it.event = k;
+      it.purpose = purpose;
+      it.dedupe = DedupeKey(sid, e, purpose);
+      auto dup = seen.find(it.dedupe);
+      if (dup != seen.end()) {
+        it.duplicate_of = dup->second;
+        items.push_back(std::move(it));
+        continue;
+      }
+      if (!created) {  // a new subject has no stored events
+        auto lock = db_.Lock();
+        Result<vault::Stmt> q = db_.Cached("SELECT seq, outcome, reason FROM consent_events WHERE dedupe = ?");
+        Status qs = q.ok() ? Status::Ok() : q.status();
+        if (qs.ok()) {
+          q->Bind(1, ByteView(it.dedupe.data(), it.dedupe.size()));
+          Result<bool> row = q->Step();
+          if (!row.ok()) {
+            qs = row.status();
+          } else if (*row) {
+            RecordedConsent d;
+            d.purpose = purpose;
+            d.seq = static_cast<uint64_t>(q->Int(0));
+            d.reason = q->Text(2);
+            std::string outcome = q->Text(1);
+            for (auto o : {policies::ConflictOutcome::kApply, policies::ConflictOutcome::kStale,
+                           policies::ConflictOutcome::kNoChange, policies::ConflictOutcome::kNotAuthorized}) {
+              if (policies::ConflictOutcomeName(o) == outcome) d.outcome = o;
+            }
+            d.duplicate = true;
+            it.stored = std::move(d);
+          }
+        }
+        if (!qs.ok()) {
+          (*results)[index[k]] = qs;
+          failed[k] = true;
+          break;
+        }
+        if (it.stored) {
+          items.push_back(std::move(it));
+          continue;
+        }
+      }
+      auto [cur, fresh] = current.try_emplace({sid, purpose});
+      if (fresh && !created) {
+        Status ss = StateParts(sid, purpose, &cur->second.own, &cur->second.merged);
+        if (!ss.ok()) {
+          (*results)[index[k]] = ss;
+          failed[k] = true;
+          break;
+        }
+      }
+      std::optional<ConsentState> state = cur->second.own;
+      if (cur->second.merged && (!state || Beats(*cur->second.merged, *state))) state = cur->second.merged;
+      it.incoming = policies::IncomingConsent{purpose, e.decision, e.occurred_at_ms, e.source};
+      it.decision = policies::ResolveConflict(state, it.incoming, policy);
+      if (it.decision.outcome == policies::ConflictOutcome::kRejected) {
+        (*results)[index[k]] = Status::InvalidArgument("event rejected by the policy: " + std::string(it.decision.reason));
+        failed[k] = true;
+        break;
+      }
+      Result<std::optional<vault::SealedRecord>> sealed = SealEvidence(subjects_.vault(), sid, e.evidence);
+      if (!sealed.ok()) {
+        (*results)[index[k]] = sealed.status();
+        failed[k] = true;
+        break;
+      }
+      it.sealed = std::move(*sealed);
+      it.apply = it.decision.outcome == policies::ConflictOutcome::kApply;
+      it.entry = entries.size();
+      entries.push_back({"consent.recorded", ConsentPayload(sid, e, purpose, it.decision, policy, it.sealed)});
+      if (it.apply) cur->second.own = policies::StateAfter(it.incoming, it.decision, base_seq + it.entry);
+      seen.emplace(it.dedupe, items.size());
+      items.push_back(std::move(it));
+    }
+  }
+
+  // One durable transaction for the run's entries and rows.
+  std::vector<uint64_t> seqs;
+  Status s = Status::Ok();
+  if (!entries.empty()) {
+    const int64_t now = clock_.NowMillis();
+    s = writer_.Write(std::move(entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) -> Status {
+      Result<vault::Stmt> ev = vault::Stmt::Prepare(
+          db,
+          "INSERT INTO consent_events(seq, sid, purpose, outcome, reason, dedupe, evidence_record)"
+          " VALUES (?, ?, ?, ?, ?, ?, ?)");
+      if (!ev.ok()) return ev.status();
+      Result<vault::Stmt> up = vault::Stmt::Prepare(
+          db,
+          "INSERT INTO consent_state(sid, purpose, decision, occurred_ms, source_system, source_rank, method, seq)"
+          " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sid, purpose) DO UPDATE SET decision = excluded.decision,"
+          " occurred_ms = excluded.occurred_ms, source_system = excluded.source_system,"
+          " source_rank = excluded.source_rank, method = excluded.method, seq = excluded.seq");
+      if (!up.ok()) return up.status();
+      seqs.clear();
+      for (const ledger::AppendedEntry& a : appended) seqs.push_back(a.seq);
+      for (const Item& it : items) {
+        if (it.entry == SIZE_MAX) continue;
+        const uint64_t seq = appended[it.entry].seq;
+        const domain::Sid& sid = resolved[it.event].sid;
+        if (it.sealed) {
+          Result<int64_t> id = vault::Vault::InsertRecord(db, sid, *it.sealed, now);
+          if (!id.ok()) return id.status();
+          ev->Bind(7, *id);
+        } else {
+          ev->BindNull(7);
+        }
+        ev->Bind(1, static_cast<int64_t>(seq))
+            .Bind(2, sid.bytes())
+            .BindText(3, it.purpose)
+            .BindText(4, policies::ConflictOutcomeName(it.decision.outcome))
+            .BindText(5, it.decision.reason)
+            .Bind(6, ByteView(it.dedupe.data(), it.dedupe.size()));
+        Status es = ev->Run();
+        if (!es.ok()) return es;
+        ev->Reset();
+        if (!it.apply) continue;
+        ConsentState st = policies::StateAfter(it.incoming, it.decision, seq);
+        up->Bind(1, sid.bytes())
+            .BindText(2, it.purpose)
+            .Bind(3, st.decision == Decision::kGranted ? 1 : 0)
+            .Bind(4, st.occurred_at_ms)
+            .BindText(5, st.source_system)
+            .Bind(6, st.source_rank)
+            .BindText(7, domain::ConsentMethodName(st.method))
+            .Bind(8, static_cast<int64_t>(seq));
+        es = up->Run();
+        if (!es.ok()) return es;
+        up->Reset();
+      }
+      return Status::Ok();
+    });
+  }
+
+  // Results, in event order. An event that failed above keeps its error; a
+  // failed commit fails every event that had an entry in it.
+  std::vector<RecordResult> out(index.size());
+  std::vector<bool> in_commit(index.size(), false);
+  for (size_t k = 0; k < index.size(); ++k) out[k].sid = resolved[k].sid;
+  for (const Item& it : items) {
+    RecordedConsent c;
+    if (it.stored) {
+      c = *it.stored;
+    } else {
+      const Item& first = it.duplicate_of == SIZE_MAX ? it : items[it.duplicate_of];
+      in_commit[it.event] = true;
+      c.purpose = first.purpose;
+      c.outcome = first.decision.outcome;
+      c.reason = std::string(first.decision.reason);
+      c.seq = s.ok() ? seqs[first.entry] : 0;
+      c.duplicate = it.duplicate_of != SIZE_MAX;
+    }
+    out[it.event].recorded.push_back(std::move(c));
+  }
+  for (size_t k = 0; k < index.size(); ++k) {
+    if (failed[k]) continue;  // its error is set; earlier purposes stand, as with Record
+    if (!s.ok() && in_commit[k]) {
+      (*results)[index[k]] = s;
+    } else {
+      (*results)[index[k]] = std::move(out[k]);
+    }
+  }
 }
 
 }  // namespace consentd::service

@@ -132,6 +132,18 @@ class ConsentService {
   // are ambiguous (a review was queued) or re-creation is blocked.
   Result<RecordResult> Record(const ConsentEvent& event);
 
+  // Records many events with the results Record() would give one by one, in
+  // order, but with few durable transactions: identities are resolved with
+  // SubjectRegistry::ResolveBatch (one transaction for a run of events) and
+  // the consent entries of the run are appended in ONE ledger Append with
+  // one hook (state, index rows, evidence). An event whose identifiers need
+  // a merge, a review or a partial link ends the run and is recorded alone
+  // by Record's path. result[i] is event i's outcome (its own error when
+  // malformed, blocked or ambiguous; the run's error when its commit
+  // failed). Durable when OK. For imports; events of one call should share
+  // a purpose of use (they are held under the subjects' locks together).
+  std::vector<Result<RecordResult>> RecordBatch(std::span<const ConsentEvent> events);
+
   // The consent state for `purpose` of the subject `identifier` belongs to.
   // Unknown subjects get the policy default. kInvalidArgument for an unknown
   // purpose or an identifier that does not normalize.
@@ -160,6 +172,21 @@ class ConsentService {
   Result<RecordedConsent> RecordOne(const domain::Sid& sid, const ConsentEvent& event, std::string_view purpose,
                                     const policies::PolicySet& policy);
   Result<std::optional<domain::ConsentState>> CurrentState(const domain::Sid& root, std::string_view purpose);
+  // Checks an event against the format rules and the policy, and the
+  // recreation guard; fills the purposes it records (GPC expands).
+  Status Prepare(const ConsentEvent& event, const policies::PolicySet& policy, std::vector<std::string>* purposes);
+  // Record() after Prepare: resolves and records under the subject's lock.
+  Result<RecordResult> RecordPrepared(const ConsentEvent& event, const std::vector<std::string>& purposes,
+                                      const policies::PolicySet& policy);
+  // RecordBatch for a run of prepared events whose subjects were resolved.
+  void RecordRun(std::span<const ConsentEvent> events, std::span<const size_t> index,
+                 const std::vector<std::vector<std::string>>& purposes,
+                 std::span<const identity::Resolution> resolved, const policies::PolicySet& policy,
+                 std::vector<Result<RecordResult>>* results);
+  // The state row of `root` itself and the best row of the subjects merged
+  // into it, for `purpose`.
+  Status StateParts(const domain::Sid& root, std::string_view purpose, std::optional<domain::ConsentState>* own,
+                    std::optional<domain::ConsentState>* merged);
   std::mutex& LockFor(const domain::Sid& sid);
 
   ledger::Ledger& ledger_;
