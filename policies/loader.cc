@@ -91,7 +91,7 @@ LoadResult ParsePolicyDocuments(std::span<const PolicyDocument> documents) {
   std::string identity_file;
   std::map<std::pair<std::string, std::string>, size_t> receives_index;
   if (documents.empty()) {
-    result.errors.push_back(PolicyError{"", "", "no policy documents given", 0, 0});
+    result.errors.push_back(PolicyError{"(no files)", "", "no policy documents given", 0, 0});
   }
   for (const PolicyDocument& doc : documents) {
     bytes.push_back(doc.bytes);
