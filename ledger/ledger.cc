@@ -489,6 +489,9 @@ void Ledger::Impl::CommitBatch(std::vector<Writer*>& batch) {
     stats_.callers += ok_callers;
     stats_.entries += frontier_.size() - old_size;
     stats_.max_batch = std::max<uint64_t>(stats_.max_batch, batch.size());
+    size_t bucket = 0;
+    while (bucket + 1 < stats_.batch_histogram.size() && (size_t{1} << bucket) < batch.size()) ++bucket;
+    ++stats_.batch_histogram[bucket];
   }
   // Called under listener_mu_, so that once SetCommitListener returns the
   // old listener is never called again (its owner may be gone).

@@ -16,6 +16,7 @@
 #ifndef CONSENTD_LEDGER_LEDGER_H_
 #define CONSENTD_LEDGER_LEDGER_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -147,6 +148,9 @@ class Ledger {
     uint64_t callers = 0;        // Append calls that succeeded
     uint64_t entries = 0;        // entries appended
     uint64_t max_batch = 0;      // largest number of callers in one commit
+    // Commits by number of callers: bucket i counts commits of at most 2^i
+    // callers (and more than 2^(i-1)); the last bucket takes the rest.
+    std::array<uint64_t, 12> batch_histogram{};
   };
   Stats stats() const;
 

@@ -20,6 +20,7 @@
 #include "src/api/admin_routes.h"
 #include "src/app/data_dir.h"
 #include "src/api/consent_routes.h"
+#include "src/api/rebuild_routes.h"
 #include "src/base/clock.h"
 #include "src/http/server.h"
 #include "src/obs/logger.h"
@@ -48,6 +49,13 @@ void RegisterLedgerMetrics(obs::MetricsRegistry& metrics, ledger::Ledger& ledger
                            [&ledger] { return static_cast<double>(ledger.stats().callers); });
   metrics.AddGaugeFunction("consentd_ledger_max_batch", "Largest number of callers in one group commit",
                            [&ledger] { return static_cast<double>(ledger.stats().max_batch); });
+  for (size_t i = 0; i < ledger::Ledger::Stats{}.batch_histogram.size(); ++i) {
+    std::string le = i + 1 < ledger::Ledger::Stats{}.batch_histogram.size() ? std::to_string(size_t{1} << i) : "+Inf";
+    metrics.AddGaugeFunction("consentd_ledger_group_commit_batches",
+                             "Group commits by callers per commit (bucket le: at most that many callers)",
+                             [&ledger, i] { return static_cast<double>(ledger.stats().batch_histogram[i]); },
+                             {{"le", le}});
+  }
 }
 
 int Run(const std::string& config_path) {
@@ -98,6 +106,7 @@ int Run(const std::string& config_path) {
   std::atomic<bool> ready{false};
   api::RegisterAdminRoutes(server, runtime, metrics, ready);
   api::RegisterConsentRoutes(server, runtime);
+  api::RegisterRebuildRoutes(server, runtime);
 
   Status s = server.Start();
   if (!s.ok()) {
