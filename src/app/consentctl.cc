@@ -19,7 +19,10 @@
 #include "src/identity/key_commands.h"
 #include "src/base/bytes.h"
 #include "src/base/time_format.h"
+#include "src/service/import.h"
+#include "src/service/rebuild.h"
 #include "src/service/runtime.h"
+#include "src/api/consent_codec.h"
 
 namespace consentd::app {
 namespace {
@@ -79,6 +82,10 @@ struct Context {
   std::vector<std::string> policy_files;
   uint64_t max_rows = 0;
   bool retire_old_keys = false;
+  std::string import_file;
+  std::string import_format;
+  size_t max_listed = 100;
+  bool check = false;
 };
 
 Result<std::unique_ptr<service::Runtime>> OpenRuntime(const std::string& data_dir);
@@ -333,6 +340,62 @@ int CmdProve(const Context& c) {
   return 0;
 }
 
+// --- import and rebuild (docs/import.md) ------------------------------------
+
+// Decodes a JSON Lines row with the API's codec, so that a row means what
+// the same object means in POST /v1/consents.
+Status DecodeJsonRow(std::string_view line, service::ConsentEvent* out) {
+  nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::InvalidArgument("not valid JSON");
+  if (!j.is_object()) return Status::InvalidArgument("not a JSON object");
+  if (std::optional<http::Problem> p = api::DecodeConsentEvent(j, "", out)) return Status::InvalidArgument(p->detail);
+  return Status::Ok();
+}
+
+// Exit 0 when every row was recorded or already there, 1 when rows were
+// rejected (the summary lists them), 2/3 as usual.
+int CmdImport(const Context& c) {
+  service::ImportOptions o;
+  o.format = service::ImportFormatOf(c.import_file);
+  if (!c.import_format.empty()) {
+    Result<service::ImportFormat> f = service::ParseImportFormat(c.import_format);
+    if (!f.ok()) return Fail(f.status());
+    o.format = *f;
+  }
+  o.decode_json = DecodeJsonRow;
+  o.max_listed = c.max_listed;
+  if (::isatty(STDERR_FILENO)) {
+    o.progress = [](const service::ImportProgress& p) {
+      std::fprintf(stderr, "\rimported %llu rows (%llu rejected), %3.0f%%", static_cast<unsigned long long>(p.rows),
+                   static_cast<unsigned long long>(p.rejected),
+                   p.total_bytes ? 100.0 * static_cast<double>(p.bytes_read) / static_cast<double>(p.total_bytes) : 0.0);
+      std::fflush(stderr);
+    };
+  }
+  Result<std::unique_ptr<service::Runtime>> rt = OpenRuntime(c.data_dir);
+  if (!rt.ok()) return Fail(rt.status());
+  Result<service::ImportReport> r = service::ImportFile((*rt)->consents(), c.import_file, o);
+  if (o.progress) std::fputc('\n', stderr);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << r->ToText();
+  return r->rejected == 0 ? 0 : kExitVerifyFailed;
+}
+
+// Exit 0 when consent_state equals the ledger's replay, 1 otherwise.
+int CmdRebuildCheck(const Context& c) {
+  if (!c.check) return Fail(Status::InvalidArgument("rebuild: only --check is supported (the table is never rewritten)"));
+  Result<std::unique_ptr<service::Runtime>> rt = OpenRuntime(c.data_dir);
+  if (!rt.ok()) return Fail(rt.status());
+  service::RebuildOptions o;
+  o.max_listed = c.max_listed;
+  o.progress = TerminalProgress("replayed");
+  Result<service::RebuildReport> r =
+      service::CheckConsentProjection((*rt)->config().database_path(), *(*rt)->policy(), o);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << r->ToText();
+  return r->equal() ? 0 : kExitVerifyFailed;
+}
+
 }  // namespace
 }  // namespace consentd::app
 
@@ -429,6 +492,19 @@ int main(int argc, char** argv) {
     rot->add_flag("--retire-old-keys", c.retire_old_keys, "delete old key files once no row uses them");
     rot->callback([&, kek] { rc = CmdRotate(c, kek); });
   }
+
+  auto* import = app.add_subcommand("import", "backfill historical consent events (JSON Lines or CSV, docs/import.md)");
+  import->add_option("file", c.import_file, "the file to import")->required();
+  import->add_option("--format", c.import_format, "jsonl or csv (default: csv for *.csv, else jsonl)");
+  import->add_option("--data-dir", c.data_dir)->required();
+  import->add_option("--max-listed", c.max_listed, "rejected rows to list (all are counted)");
+  import->callback([&] { rc = CmdImport(c); });
+
+  auto* rebuild = app.add_subcommand("rebuild", "rebuild the consent state from the ledger in memory and compare");
+  rebuild->add_option("--data-dir", c.data_dir)->required();
+  rebuild->add_flag("--check", c.check, "compare with consent_state and report differences (required)");
+  rebuild->add_option("--max-listed", c.max_listed, "differences to list (all are counted)");
+  rebuild->callback([&] { rc = CmdRebuildCheck(c); });
 
   try {
     app.parse(argc, argv);

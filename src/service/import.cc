@@ -100,7 +100,11 @@ class RowReader {
   // The next row (without its line break) and the line it starts on.
   Kind Next(std::string* row, uint64_t* line) {
     row->clear();
+    // RFC 4180: a quote opens a quoted field only at the start of a field
+    // (or right after a closing quote: "" is a quote); a stray quote inside
+    // an unquoted field is data here and an error for SplitCsv.
     bool in_quotes = false, oversized = false, any = false;
+    char last = ',';
     *line = line_ + 1;
     for (;;) {
       if (pos_ == len_) {
@@ -133,13 +137,21 @@ class RowReader {
         }
       }
       pos_ += static_cast<size_t>(p - start);
+      if (p > start) last = *(p - 1);
       if (pos_ == len_) continue;
       const char c = buf_[pos_++];
       if (c == '"') {
-        in_quotes = !in_quotes;
+        if (in_quotes) {
+          in_quotes = false;
+          last = 'q';  // a closing quote: another quote right after re-opens
+        } else {
+          if (last == ',' || last == 'q') in_quotes = true;
+          last = '"';
+        }
         if (!oversized) row->push_back(c);
         continue;
       }
+      last = c;
       // A line break.
       if (csv_ && in_quotes) {
         ++line_;

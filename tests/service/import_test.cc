@@ -1,0 +1,329 @@
+// ImportFile and ConsentService::RecordBatch: the batch path gives the same
+// state, ledger entries and identities as recording one event at a time
+// (including merges' neighbours: partial links, replays, GPC, stale and
+// unauthorized events); refused rows (malformed, oversized, forged,
+// replayed) are reported by line with reasons that never hold a value, and
+// the rest is imported; re-running an import records nothing; CSV follows
+// RFC 4180.
+#include "src/service/import.h"
+
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "ledger/entry.h"
+#include "src/api/consent_codec.h"
+#include "src/app/data_dir.h"
+#include "src/base/time_format.h"
+#include "src/service/config.h"
+#include "src/service/runtime.h"
+
+namespace consentd::service {
+namespace {
+
+using nlohmann::json;
+
+int64_t T(const char* rfc3339) {
+  Result<int64_t> t = ParseRfc3339(rfc3339);
+  REQUIRE(t.ok());
+  return *t;
+}
+
+struct ImportEnv {
+  ImportEnv() : clock(T("2025-06-01T00:00:00Z")) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "consentd-import-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    root = tmpl;
+    Result<app::DataDir> d = app::DataDir::Init(root + "/data", "", "test.example/import");
+    REQUIRE(d.ok());
+    Result<Config> c = Config::Load(d->config_path());
+    REQUIRE(c.ok());
+    RuntimeOptions o;
+    o.clock = &clock;
+    Result<std::unique_ptr<Runtime>> r = Runtime::Open(*c, o);
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    rt = std::move(*r);
+  }
+  ~ImportEnv() {
+    rt.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(root, ec);
+  }
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = root + "/" + name;
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+    return path;
+  }
+  ImportReport Import(const std::string& path, bool one_by_one, size_t batch = 37,
+                      ImportFormat format = ImportFormat::kJsonLines) {
+    ImportOptions o;
+    o.format = format;
+    o.one_by_one = one_by_one;
+    o.batch_events = batch;
+    o.max_listed = 1000;
+    o.decode_json = [](std::string_view line, ConsentEvent* e) -> Status {
+      json j = json::parse(line.begin(), line.end(), nullptr, false);
+      if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("not a JSON object");
+      if (auto p = api::DecodeConsentEvent(j, "", e)) return Status::InvalidArgument(p->detail);
+      return Status::Ok();
+    };
+    Result<ImportReport> r = ImportFile(rt->consents(), path, o);
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    return *r;
+  }
+
+  FakeClock clock;
+  std::string root;
+  std::unique_ptr<Runtime> rt;
+};
+
+// Renames sids by order of first appearance, so two runs with random sids
+// compare.
+struct SidNames {
+  std::map<std::string, std::string> names;
+  std::string operator()(const std::string& hex) {
+    auto [it, fresh] = names.try_emplace(hex, "S" + std::to_string(names.size()));
+    return it->second;
+  }
+};
+
+// What must be equal between the two paths: consent entries in order (sid
+// renamed, the evidence commitment's random nonce dropped), identity entries
+// as a multiset, and the state rows (without seq).
+struct Snapshot {
+  std::vector<std::string> consent;
+  std::multiset<std::string> identity;
+  std::set<std::string> state;
+};
+
+Snapshot Take(Runtime& rt) {
+  Snapshot s;
+  SidNames names;
+  std::vector<json> identity;
+  Status st = rt.ledger().ScanEntries(0, rt.ledger().Size(), [&](uint64_t, std::string_view bytes) {
+    Result<ledger::EntryView> e = ledger::ParseEntry(bytes);
+    REQUIRE(e.ok());
+    json p = json::parse(e->payload);
+    if (e->kind == "consent.recorded") {
+      p["sid"] = names(p["sid"]);
+      if (p.contains("evidence")) p["evidence"] = "commitment";
+      s.consent.push_back(p.dump());
+    } else if (std::string(e->kind).rfind("subject.", 0) == 0) {
+      p["kind_of_entry"] = std::string(e->kind);
+      identity.push_back(p);
+    }
+    return Status::Ok();
+  });
+  REQUIRE(st.ok());
+  for (json& p : identity) {
+    for (const char* k : {"sid", "merged_sid"}) {
+      if (p.contains(k)) p[k] = names(p[k]);  // subjects with no consent get later names
+    }
+    if (p.contains("sids")) {
+      for (auto& x : p["sids"]) x = names(x);
+    }
+    if (p.contains("review")) p["review"] = "R";
+    s.identity.insert(p.dump());
+  }
+  auto lock = rt.database().Lock();
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(rt.database().handle(),
+                             "SELECT hex(sid), purpose, decision, occurred_ms, source_system, source_rank, method "
+                             "FROM consent_state",
+                             -1, &q, nullptr) == SQLITE_OK);
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    std::string hex = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+    for (char& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string row = names(hex);
+    for (int i = 1; i < 7; ++i) row += "|" + std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, i)));
+    s.state.insert(row);
+  }
+  sqlite3_finalize(q);
+  return s;
+}
+
+// A history with repeats, replays, partial identifier overlaps, stale and
+// unauthorized events and GPC signals.
+std::string History(int events, unsigned seed) {
+  std::mt19937 rng(seed);
+  const char* purposes[] = {"email_marketing", "sms_marketing", "analytics", "personalised_ads", "sale_sharing"};
+  const char* systems[] = {"shopify-main", "hubspot", "klaviyo", "mailchimp", ""};
+  const char* methods[] = {"checkout_checkbox", "preference_centre", "unsubscribe_link", "import", "support_agent"};
+  std::string out;
+  std::vector<json> earlier;
+  for (int i = 0; i < events; ++i) {
+    if (!earlier.empty() && rng() % 10 == 0) {  // a replay of an earlier row
+      out += earlier[rng() % earlier.size()].dump() + "\n";
+      continue;
+    }
+    const int person = static_cast<int>(rng() % 60);
+    json ids = json::array({{{"kind", "email"}, {"value", "Person" + std::to_string(person) + "@Example.com"}}});
+    if (rng() % 4 == 0) ids.push_back({{"kind", "phone"}, {"value", "+4420794600" + std::to_string(10 + person)}});
+    json e = {{"identifiers", ids},
+              {"decision", rng() % 2 ? "granted" : "withdrawn"},
+              {"occurred_at", FormatTimestampMillis(T("2024-01-01T00:00:00Z") + (rng() % 1000) * 3600000LL)}};
+    json source = {{"method", methods[rng() % 5]}};
+    const char* system = systems[rng() % 5];
+    if (*system) source["system"] = system;
+    if (rng() % 15 == 0) {
+      e["decision"] = "withdrawn";
+      source["method"] = "gpc";
+    } else {
+      e["purpose"] = purposes[rng() % 5];
+    }
+    e["source"] = source;
+    if (rng() % 3 == 0) e["event_id"] = "ev-" + std::to_string(i);
+    if (rng() % 5 == 0) e["evidence"] = {{"ip", "192.0.2." + std::to_string(person)}};
+    if (rng() % 6 == 0) e["notice"] = {{"id", "privacy"}, {"version", "v" + std::to_string(rng() % 3)}};
+    earlier.push_back(e);
+    out += e.dump() + "\n";
+  }
+  return out;
+}
+
+TEST_CASE("import: the batch path gives the same results as recording one event at a time") {
+  const std::string history = History(600, 7);
+  ImportEnv one, batch;
+  ImportReport r1 = one.Import(one.Write("h.jsonl", history), /*one_by_one=*/true);
+  ImportReport r2 = batch.Import(batch.Write("h.jsonl", history), /*one_by_one=*/false, 37);
+  CHECK(r1.rows == 600);
+  CHECK(r2.rows == r1.rows);
+  CHECK(r2.recorded == r1.recorded);
+  CHECK(r2.duplicates == r1.duplicates);
+  CHECK(r2.rejected == r1.rejected);
+  CHECK(r2.entries == r1.entries);
+  CHECK(r1.duplicates > 0);
+  Snapshot a = Take(*one.rt), b = Take(*batch.rt);
+  REQUIRE(a.consent.size() == b.consent.size());
+  for (size_t i = 0; i < a.consent.size(); ++i) {
+    INFO("consent entry " << i);
+    CHECK(a.consent[i] == b.consent[i]);
+  }
+  CHECK(a.identity == b.identity);
+  CHECK(a.state == b.state);
+  CHECK(!a.state.empty());
+  // Some events took the one-by-one path inside the batch (new phone next
+  // to a known email): the file has partial overlaps.
+  CHECK(batch.rt->ledger().stats().commits < one.rt->ledger().stats().commits / 4);
+}
+
+TEST_CASE("import: a re-run records nothing") {
+  ImportEnv env;
+  const std::string path = env.Write("h.jsonl", History(300, 11));
+  ImportReport first = env.Import(path, false, 64);
+  const uint64_t size = env.rt->ledger().Size();
+  ImportReport again = env.Import(path, false, 64);
+  CHECK(first.recorded > 0);
+  CHECK(again.recorded == 0);
+  CHECK(again.entries == 0);
+  CHECK(again.duplicates == first.recorded + first.duplicates);
+  CHECK(env.rt->ledger().Size() == size);
+}
+
+TEST_CASE("import: bad rows are refused with line and reason, never a value, and the rest imported") {
+  ImportEnv env;
+  const std::string good =
+      R"({"identifiers":[{"kind":"email","value":"alice.secret@example.com"}],"purpose":"email_marketing",)"
+      R"("decision":"granted","occurred_at":"2024-03-01T10:00:00Z","source":{"system":"klaviyo","method":"preference_centre"},"event_id":"e1"})";
+  std::string text;
+  text += good + "\n";                                                           // 1 ok
+  text += "{not json alice.secret@example.com\n";                                // 2 malformed
+  text += R"({"identifiers":[{"kind":"email","value":"bob.secret@example.com"}],"purpose":"email_marketing",)"
+          R"("decision":"granted","occurred_at":"2024-03-01T10:00:00Z","source":{"system":"evil-crm","method":"api"}})"
+          "\n";                                                                  // 3 forged system
+  text += R"({"identifiers":[{"kind":"email","value":"carol.secret@example.com"}],"purpose":"email_marketing",)"
+          R"("decision":"granted","occurred_at":"yesterday","source":{"method":"api"}})"
+          "\n";                                                                  // 4 bad date
+  text += "\n";                                                                  // 5 blank: skipped
+  text += R"({"identifiers":[{"kind":"email","value":"dave.secret@example.com"}],"purpose":"email_marketing",)"
+          R"("decision":"granted","occurred_at":"2024-03-01T10:00:00Z","source":{"method":"api"},"x":")" +
+          std::string(70 * 1024, 'a') + "\"}\n";                                 // 6 oversized
+  text += good + "\n";                                                           // 7 replay
+  text += R"({"identifiers":[{"kind":"email","value":"erin.secret@example.com"}],"purpose":"sms_marketing",)"
+          R"("decision":"withdrawn","occurred_at":"2024-03-02T10:00:00Z","source":{"method":"unsubscribe_link"},"secret":"erin"})"
+          "\n";                                                                  // 8 unknown member
+  text += R"({"identifiers":[{"kind":"email","value":"not-an-email"}],"purpose":"sms_marketing",)"
+          R"("decision":"withdrawn","occurred_at":"2024-03-02T10:00:00Z","source":{"method":"unsubscribe_link"}})"
+          "\n";                                                                  // 9 bad identifier
+  text += R"({"identifiers":[{"kind":"email","value":"frank@example.com"}],"purpose":"sms_marketing",)"
+          R"("decision":"withdrawn","occurred_at":"2024-03-02T10:00:00Z","source":{"method":"unsubscribe_link"}})";  // 10 ok, no final LF
+  ImportReport r = env.Import(env.Write("bad.jsonl", text), false);
+  INFO(r.ToText());
+  CHECK(r.rows == 9);
+  CHECK(r.recorded == 2);
+  CHECK(r.duplicates == 1);
+  CHECK(r.rejected == 6);
+  std::map<uint64_t, std::string> by_line;
+  for (const RejectedRow& row : r.listed) by_line[row.line] = row.reason;
+  REQUIRE(by_line.size() == 6);
+  CHECK(by_line.count(2));
+  CHECK(by_line[3].find("/source/system") != std::string::npos);
+  CHECK(by_line[4].find("/occurred_at") != std::string::npos);
+  CHECK(by_line[6].find("longer than 65536 bytes") != std::string::npos);
+  CHECK(by_line.count(8));
+  CHECK(by_line.count(9));
+  const std::string all = r.ToText();
+  for (const char* value : {"alice", "bob", "carol", "dave", "erin", "not-an-email", "evil-crm", "yesterday"}) {
+    INFO(value);
+    CHECK(all.find(value) == std::string::npos);
+  }
+  // Nothing of the refused rows was recorded: 2 events, one entry each.
+  uint64_t consent = 0;
+  Status st = env.rt->ledger().ScanEntries(0, env.rt->ledger().Size(), [&](uint64_t, std::string_view b) {
+    consent += b.find("\"kind\":\"consent.recorded\"") != std::string_view::npos;
+    return Status::Ok();
+  });
+  REQUIRE(st.ok());
+  CHECK(consent == 2);
+}
+
+TEST_CASE("import: CSV with RFC 4180 quoting; malformed rows refused; a bad header fails the file") {
+  ImportEnv env;
+  std::string csv =
+      "email,phone,purpose,decision,occurred_at,source_system,method,notice_id,notice_version,language,jurisdiction,"
+      "event_id,user_agent\r\n"
+      "a@example.com,,email_marketing,granted,2024-01-01T00:00:00Z,shopify-main,checkout_checkbox,privacy,v1,en-GB,,"
+      "o-1,\"Mozilla/5.0 (X11, Linux) \"\"quoted\"\"\"\r\n"
+      "b@example.com,+442079460011,sms_marketing,withdrawn,2024-01-02T00:00:00Z,,unsubscribe_link,,,,,,\"two,\r\n"
+      "lines\"\r\n"
+      "c@example.com,,email_marketing,granted,2024-01-01T00:00:00Z,,api,,,,,,bad\"quote\r\n"
+      "d@example.com,,email_marketing,granted\r\n"
+      "e@example.com,,email_marketing,maybe,2024-01-01T00:00:00Z,,api,,,,,,\r\n"
+      "a@example.com,,email_marketing,granted,2024-01-01T00:00:00Z,shopify-main,checkout_checkbox,privacy,v1,en-GB,,"
+      "o-1,\r\n";
+  ImportReport r = env.Import(env.Write("h.csv", csv), false, 100, ImportFormat::kCsv);
+  INFO(r.ToText());
+  CHECK(r.rows == 6);
+  CHECK(r.recorded == 1);
+  CHECK(r.duplicates == 1);  // the same source event id
+  CHECK(r.rejected == 4);
+  std::map<uint64_t, std::string> by_line;
+  for (const RejectedRow& row : r.listed) by_line[row.line] = row.reason;
+  // Row 2 spans lines 3-4 (a quoted line break: one row), and a line break
+  // is not printable evidence.
+  CHECK(by_line[3].find("/evidence/user_agent") != std::string::npos);
+  CHECK(by_line[5].find("quote") != std::string::npos);   // row 3 starts on line 5
+  CHECK(by_line[6].find("fields") != std::string::npos);
+  CHECK(by_line[7].find("decision") != std::string::npos);
+  CHECK(r.ToText().find("maybe") == std::string::npos);
+
+  ImportOptions o;
+  o.format = ImportFormat::kCsv;
+  Result<ImportReport> bad = ImportFile(env.rt->consents(), env.Write("bad.csv", "email,purpose,colour\nx,y,z\n"), o);
+  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  Result<ImportReport> missing = ImportFile(env.rt->consents(), env.root + "/none.csv", o);
+  CHECK(missing.status().code() == StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace consentd::service
