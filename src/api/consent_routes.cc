@@ -9,6 +9,7 @@
 #include "src/api/json_body.h"
 #include "src/base/bytes.h"
 #include "src/base/sha256.h"
+#include "src/identity/normalizer.h"
 
 namespace consentd::api {
 namespace {
@@ -92,6 +93,21 @@ void HandleBulk(service::Runtime& rt, const httplib::Request& req, httplib::Resp
     std::string ptr = "/events/" + std::to_string(i);
     if (auto p = DecodeConsentEvent((*events)[i], ptr, &decoded[i])) return Reply(res, *p);
     if (auto p = CheckSource(who, decoded[i], ptr)) return Reply(res, *p);
+    // The policy's checks and identifier syntax too: an unknown purpose or
+    // a bad address is a 400 for the request, not a partial success.
+    Status v = rt.consents().Validate(decoded[i]);
+    for (size_t k = 0; v.ok() && k < decoded[i].identifiers.size(); ++k) {
+      Result<domain::NormalizedIdentifier> n = identity::Normalize(decoded[i].identifiers[k], rt.subjects().rules());
+      if (!n.ok()) v = Status::InvalidArgument("/identifiers/" + std::to_string(k) + "/value: " + n.status().message());
+    }
+    if (!v.ok()) {
+      Problem p = http::ProblemFromStatus(v);
+      if (!p.field.empty()) {
+        p.field = ptr + p.field;
+        p.detail = ptr + p.detail;
+      }
+      return Reply(res, p);
+    }
   }
   // Record concurrently so that the ledger's group commit batches them.
   std::vector<nlohmann::json> results(decoded.size());

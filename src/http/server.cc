@@ -2,8 +2,19 @@
 
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include "src/base/bytes.h"
 
@@ -37,6 +48,42 @@ Problem ProblemForHttpStatus(int status) {
   Problem p = Problem::BadRequest("request rejected");
   p.status = status;
   return p;
+}
+
+// httplib 0.11.4 notices stop() only between requests: a worker waiting on
+// an idle keep-alive connection first waits out the keep-alive timeout (30
+// s), so SIGTERM would take that long with any pooled client connected.
+// Shutting down the read side of the idle connections accepted on `port`
+// ends those waits at once. Busy ones (peer port in `busy`) are left alone:
+// httplib will not write a response on a socket whose read side is shut.
+void ShutdownIdleReadsOnPort(int port, const std::multiset<int>& busy) {
+  std::vector<int> fds;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (dirent* e = ::readdir(d)) {
+      char* end = nullptr;
+      long fd = std::strtol(e->d_name, &end, 10);
+      if (end != e->d_name && *end == '\0' && fd != ::dirfd(d)) fds.push_back(static_cast<int>(fd));
+    }
+    ::closedir(d);
+  }
+  for (int fd : fds) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) continue;
+    auto port_of = [](const sockaddr_storage& a) {
+      if (a.ss_family == AF_INET) return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in*>(&a)->sin_port));
+      if (a.ss_family == AF_INET6) return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port));
+      return -1;
+    };
+    len = sizeof peer;
+    // Only connected sockets whose local end is our port: accepted
+    // connections (never our own clients, whose local port is ephemeral).
+    if (port_of(local) != port || ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;
+    if (busy.count(port_of(peer))) continue;
+    ::shutdown(fd, SHUT_RD);
+  }
 }
 
 }  // namespace
@@ -93,6 +140,12 @@ void HttpServer::Install() {
     return httplib::Server::HandlerResponse::Handled;
   };
   s.set_error_handler(on_error);
+  // Runs after the response was written.
+  s.set_logger([this](const httplib::Request& req, const httplib::Response&) {
+    std::lock_guard<std::mutex> l(busy_mu_);
+    auto it = busy_ports_.find(req.remote_port);
+    if (it != busy_ports_.end()) busy_ports_.erase(it);
+  });
 }
 
 void HttpServer::Handle(Route route, Handler handler) {
@@ -108,6 +161,12 @@ void HttpServer::Handle(Route route, Handler handler) {
                                                    {{"route", route.name}});
   auto wrapped = [this, route, handler, limit, latency](const httplib::Request& req, httplib::Response& res) {
     const auto start = std::chrono::steady_clock::now();
+    {
+      // Busy until the response is written (the logger below), so that Stop
+      // does not cut it off.
+      std::lock_guard<std::mutex> l(busy_mu_);
+      busy_ports_.insert(req.remote_port);
+    }
     res.set_header("X-Request-Id", id_prefix_ + std::to_string(next_request_id_.fetch_add(1)));
     auth::Principal principal;
     bool allowed = true;
@@ -168,13 +227,27 @@ Status HttpServer::Start() {
     }
     port_ = options_.port;
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  serving_done_ = false;
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    serving_done_ = true;
+  });
   return Status::Ok();
 }
 
 void HttpServer::Stop() {
   if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  // Until httplib's workers are done: end idle keep-alive waits (again for
+  // connections accepted while stopping).
+  while (!serving_done_) {
+    {
+      std::lock_guard<std::mutex> l(busy_mu_);
+      ShutdownIdleReadsOnPort(port_, busy_ports_);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  thread_.join();
 }
 
 }  // namespace consentd::http

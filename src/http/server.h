@@ -16,6 +16,8 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,6 +91,9 @@ class HttpServer {
   const obs::Logger& logger_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<bool> serving_done_{false};  // listen_after_bind returned
+  std::mutex busy_mu_;
+  std::multiset<int> busy_ports_;  // peer ports of requests in progress; guarded by busy_mu_
   int port_ = 0;
   size_t payload_max_bytes_ = 0;  // httplib's limit: the largest route limit
   std::atomic<uint64_t> next_request_id_{1};

@@ -8,6 +8,7 @@
 #include "src/base/bytes.h"
 #include "src/base/sha256.h"
 #include "src/base/time_format.h"
+#include "src/identity/normalizer.h"
 #include "src/vault/vault.h"
 
 namespace consentd::service {
@@ -208,6 +209,11 @@ Result<RecordResult> ConsentService::Record(const ConsentEvent& e) {
   return RecordPrepared(e, purposes, *policy);
 }
 
+Status ConsentService::Validate(const ConsentEvent& e) {
+  std::vector<std::string> purposes;
+  return Prepare(e, *policy(), &purposes);
+}
+
 Status ConsentService::Prepare(const ConsentEvent& e, const policies::PolicySet& policy_set,
                                std::vector<std::string>* out_purposes) {
   Status s = ValidateEventFormat(e);
@@ -250,7 +256,19 @@ Status ConsentService::Prepare(const ConsentEvent& e, const policies::PolicySet&
 Result<RecordResult> ConsentService::RecordPrepared(const ConsentEvent& e, const std::vector<std::string>& purposes,
                                                     const policies::PolicySet& policy) {
   Result<identity::Resolution> r = subjects_.Resolve(e.identifiers);
-  if (!r.ok()) return r.status();
+  if (!r.ok()) {
+    if (r.status().code() != StatusCode::kInvalidArgument) return r.status();
+    // Name the identifier that does not normalize (the message never holds
+    // its value).
+    for (size_t i = 0; i < e.identifiers.size(); ++i) {
+      Result<domain::NormalizedIdentifier> n = identity::Normalize(e.identifiers[i], subjects_.rules());
+      if (n.ok()) continue;
+      const std::string msg = n.status().message();  // a copy: status() returns by value
+      const char* member = msg.find("qualifier") != std::string::npos ? "/qualifier" : "/value";
+      return Status::InvalidArgument("/identifiers/" + std::to_string(i) + member + ": " + msg);
+    }
+    return r.status();
+  }
   if (r->outcome == identity::Resolution::Outcome::kAmbiguous) {
     std::string reviews;
     for (const std::string& id : r->review_ids) reviews += (reviews.empty() ? "" : ",") + id;
@@ -313,7 +331,10 @@ Result<RecordedConsent> ConsentService::RecordOne(const domain::Sid& sid, const 
   const std::string payload = ConsentPayload(sid, e, purpose, decision, policy, sealed);
 
   const int64_t now = clock_.NowMillis();
-  const bool apply = decision.outcome == policies::ConflictOutcome::kApply;
+  // kApply, and kNoChange for a stronger claim of the same decision (newer or
+  // higher-ranked): the state moves to this event, or an older event of the
+  // other decision would later look newer than the current state.
+  const bool apply = decision.replaces_state;
   Status s = writer_.Write(
       {{"consent.recorded", payload}}, [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) {
         const uint64_t seq = appended[0].seq;
@@ -695,7 +716,7 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
         break;
       }
       it.sealed = std::move(*sealed);
-      it.apply = it.decision.outcome == policies::ConflictOutcome::kApply;
+      it.apply = it.decision.replaces_state;
       it.entry = entries.size();
       entries.push_back({"consent.recorded", ConsentPayload(sid, e, purpose, it.decision, policy, it.sealed)});
       if (it.apply) cur->second.own = policies::StateAfter(it.incoming, it.decision, base_seq + it.entry);

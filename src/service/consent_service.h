@@ -167,6 +167,12 @@ class ConsentService {
 
   // Validates the caller-supplied text fields of an event (formats only).
   static Status ValidateEventFormat(const ConsentEvent& event);
+  // Everything Record checks before resolving the identifiers: formats,
+  // occurred_at against the clock, the policy (purpose, system,
+  // jurisdiction, legal basis, GPC) and the recreation guard.
+  // kInvalidArgument messages start with the field's JSON pointer. The bulk
+  // route checks every event with it before recording any.
+  Status Validate(const ConsentEvent& event);
 
  private:
   Result<RecordedConsent> RecordOne(const domain::Sid& sid, const ConsentEvent& event, std::string_view purpose,

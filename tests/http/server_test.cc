@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace consentd::http {
 namespace {
@@ -274,6 +275,56 @@ TEST_CASE("Problem maps Status codes to stable problem types and never loses the
   CHECK(j["type"] == "urn:consentd:problem:payload-too-large");
   // Invalid UTF-8 in a detail does not throw.
   CHECK_NOTHROW(Problem::BadRequest(std::string("bad \xff byte")).ToJson());
+}
+
+}  // namespace
+}  // namespace consentd::http
+
+namespace consentd::http {
+namespace {
+
+TEST_CASE("Stop lets an in-flight request finish and does not wait for idle keep-alive connections", "[http]") {
+  Fixture f;
+  std::atomic<bool> in_handler{false};
+  f.server->Handle({Method::kGet, "/slow", "/slow", {}, 0},
+                   [&in_handler](const httplib::Request&, httplib::Response& res, const auth::Principal&) {
+                     in_handler = true;
+                     std::this_thread::sleep_for(std::chrono::milliseconds(500));
+                     ReplyJson(res, R"({"done":true})");
+                   });
+  f.server->Handle({Method::kGet, "/fast", "/fast", {}, 0},
+                   [](const httplib::Request&, httplib::Response& res, const auth::Principal&) { ReplyJson(res, "{}"); });
+  f.Start();
+  // An idle keep-alive connection (the server's keep-alive timeout is 30 s).
+  f.client->set_keep_alive(true);
+  httplib::Result idle = f.client->Get("/fast");
+  REQUIRE(idle);
+  REQUIRE(idle->status == 200);
+
+  httplib::Client slow_client("127.0.0.1", f.server->port());
+  slow_client.set_read_timeout(10, 0);
+  int slow_status = 0;
+  std::string slow_body;
+  std::thread t([&] {
+    httplib::Result r = slow_client.Get("/slow");
+    if (r) {
+      slow_status = r->status;
+      slow_body = r->body;
+    }
+  });
+  for (int i = 0; i < 500 && !in_handler; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(in_handler);
+  const auto start = std::chrono::steady_clock::now();
+  f.server->Stop();
+  const auto took = std::chrono::steady_clock::now() - start;
+  t.join();
+  CHECK(slow_status == 200);
+  CHECK(slow_body == R"({"done":true})");
+  CHECK(took < std::chrono::seconds(5));
+  // Not accepting any more.
+  httplib::Client after("127.0.0.1", f.server->port());
+  after.set_connection_timeout(1, 0);
+  CHECK_FALSE(after.Get("/fast"));
 }
 
 }  // namespace
