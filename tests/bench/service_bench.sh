@@ -85,7 +85,9 @@ curl -s -H "Authorization: Bearer $MTOKEN" "$URL/v1/consents?email=user1@example
 echo "# answer: $(wc -c < "$TMP/answer.json") bytes: $(cat "$TMP/answer.json")"
 NPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$TMP/nginx/www"
+chmod 755 "$TMP" "$TMP/nginx" "$TMP/nginx/www"  # nginx workers run as www-data
 cp "$TMP/answer.json" "$TMP/nginx/www/answer.json"
+chmod 644 "$TMP/nginx/www/answer.json"
 cat > "$TMP/nginx/nginx.conf" <<EOF
 worker_processes 2;
 daemon off;
