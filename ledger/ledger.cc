@@ -204,6 +204,10 @@ Status Ledger::Impl::Open() {
     // Durable before acknowledged: WAL with a full fsync at every commit.
     s = Exec(wdb_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
     if (!s.ok()) return s;
+    if (options_.write_cache_kib > 0) {
+      s = Exec(wdb_, ("PRAGMA cache_size=-" + std::to_string(options_.write_cache_kib)).c_str());
+      if (!s.ok()) return s;
+    }
     s = Exec(wdb_,
              "BEGIN IMMEDIATE;"
              "CREATE TABLE IF NOT EXISTS ledger_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"

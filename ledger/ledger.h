@@ -66,6 +66,11 @@ struct LedgerOptions {
   std::string sqlite_vfs;        // empty: SQLite's default VFS (tests inject faults here)
   bool read_only = false;
   size_t max_batch = 1024;       // callers per group commit
+  // Page cache of the write connection, in KiB (SQLite allocates it lazily).
+  // Hooks write the service's tables through this connection, keyed by
+  // random sids and blind indexes; with SQLite's 2 MiB default, large
+  // imports re-read and re-write random pages on every insert.
+  int64_t write_cache_kib = 64 * 1024;
 };
 
 // A checkpoint the ledger signed and stored.
