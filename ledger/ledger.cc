@@ -105,6 +105,7 @@ struct Reader {
   Stmt scan;         // seq, entry, hashes for a range
   Stmt checkpoints;  // all checkpoints
   Stmt checkpoint_at;
+  Stmt latest_checkpoint;
   // sqlite3_close_v2 defers the close until the statements (members,
   // destroyed after this body) are finalized.
   ~Reader() { sqlite3_close_v2(db); }
@@ -127,6 +128,7 @@ class Ledger::Impl {
   Result<StoredCheckpoint> SignCheckpoint();
   Result<std::vector<StoredCheckpoint>> ListCheckpoints() const;
   Result<StoredCheckpoint> CheckpointAt(uint64_t size) const;
+  Result<StoredCheckpoint> LatestCheckpoint() const;
 
   NodeSource NodesVia(Reader& r) const {
     return [this, &r](int level, uint64_t index) { return StoredNode(r, level, index); };
@@ -332,6 +334,10 @@ Status Ledger::Impl::WithReader(const std::function<Status(Reader&)>& fn) const 
     if (s.ok()) {
       s = r->checkpoint_at.Prepare(r->db,
                                    "SELECT size, root, note, created_ms FROM ledger_checkpoints WHERE size = ?");
+    }
+    if (s.ok()) {
+      s = r->latest_checkpoint.Prepare(
+          r->db, "SELECT size, root, note, created_ms FROM ledger_checkpoints ORDER BY size DESC LIMIT 1");
     }
     if (!s.ok()) return s;
   }
@@ -588,6 +594,25 @@ Result<std::vector<StoredCheckpoint>> Ledger::Impl::ListCheckpoints() const {
   return out;
 }
 
+// One row, not the whole table: a checkpoint a second is 86,400 rows a day.
+Result<StoredCheckpoint> Ledger::Impl::LatestCheckpoint() const {
+  Result<StoredCheckpoint> out = Status::NotFound("no checkpoint has been signed yet");
+  Status s = WithReader([&](Reader& r) {
+    sqlite3_stmt* st = r.latest_checkpoint.get();
+    ResetGuard g{st};
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) return Status::Ok();
+    if (rc != SQLITE_ROW) return SqliteError(r.db, rc, "read latest checkpoint");
+    Status rs;
+    StoredCheckpoint c = ReadCheckpointRow(st, &rs);
+    if (!rs.ok()) return rs;
+    out = std::move(c);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 Result<StoredCheckpoint> Ledger::Impl::CheckpointAt(uint64_t size) const {
   Result<StoredCheckpoint> out = Status::NotFound("no checkpoint of size " + std::to_string(size));
   Status s = WithReader([&](Reader& r) {
@@ -614,13 +639,13 @@ Result<StoredCheckpoint> Ledger::Impl::SignCheckpoint() {
   }
   std::lock_guard<std::mutex> l(sign_mu_);
   const uint64_t size = size_.load();
-  Result<std::vector<StoredCheckpoint>> all = ListCheckpoints();
-  if (!all.ok()) return all.status();
+  Result<StoredCheckpoint> latest = LatestCheckpoint();
+  if (!latest.ok() && latest.status().code() != StatusCode::kNotFound) return latest.status();
   Result<Hash> root = Status::Internal("unset");
   Status s = WithReader([&](Reader& r) {
     NodeSource nodes = NodesVia(r);
-    if (!all->empty()) {
-      const Checkpoint& last = all->back().checkpoint;
+    if (latest.ok()) {
+      const Checkpoint& last = latest->checkpoint;
       if (last.size > size) {
         return Status::Corruption("latest checkpoint covers " + std::to_string(last.size) +
                                   " entries but the ledger has " + std::to_string(size));
@@ -637,7 +662,7 @@ Result<StoredCheckpoint> Ledger::Impl::SignCheckpoint() {
     return root.status();
   });
   if (!s.ok()) return s;
-  if (!all->empty() && all->back().checkpoint.size == size) return all->back();
+  if (latest.ok() && latest->checkpoint.size == size) return *latest;
   StoredCheckpoint c;
   c.checkpoint.origin = origin_;
   c.checkpoint.size = size;
@@ -761,12 +786,7 @@ Result<std::vector<Hash>> Ledger::ConsistencyProof(uint64_t first, uint64_t seco
 
 Result<StoredCheckpoint> Ledger::SignCheckpoint() { return impl_->SignCheckpoint(); }
 
-Result<StoredCheckpoint> Ledger::LatestCheckpoint() const {
-  Result<std::vector<StoredCheckpoint>> all = impl_->ListCheckpoints();
-  if (!all.ok()) return all.status();
-  if (all->empty()) return Status::NotFound("no checkpoint has been signed yet");
-  return all->back();
-}
+Result<StoredCheckpoint> Ledger::LatestCheckpoint() const { return impl_->LatestCheckpoint(); }
 
 Result<std::vector<StoredCheckpoint>> Ledger::ListCheckpoints() const { return impl_->ListCheckpoints(); }
 Result<StoredCheckpoint> Ledger::CheckpointAt(uint64_t size) const { return impl_->CheckpointAt(size); }

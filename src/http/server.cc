@@ -126,7 +126,8 @@ void HttpServer::Install() {
   // header; an exception text may hold personal data, so it is neither sent
   // nor logged: only that one happened.
   s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
-    logger_.Error("http.exception", {{"method", req.method}, {"status", 500}});
+    logger_.Error("http.exception",
+                  {{"method", req.method}, {"status", 500}, {"request_id", res.get_header_value("X-Request-Id")}});
     Reply(res, Problem::Internal());
   });
   // httplib's own errors (unknown route, body over the limit, bad request
@@ -196,7 +197,9 @@ void HttpServer::Handle(Route route, Handler handler) {
       try {
         handler(req, res, principal);
       } catch (...) {
-        logger_.Error("http.exception", {{"route", route.name}, {"status", 500}});
+        logger_.Error("http.exception", {{"route", route.name},
+                                         {"status", 500},
+                                         {"request_id", res.get_header_value("X-Request-Id")}});
         Reply(res, Problem::Internal());
       }
     }
@@ -206,7 +209,11 @@ void HttpServer::Handle(Route route, Handler handler) {
         .GetCounter("consentd_http_requests_total", "HTTP requests by route and status",
                     {{"route", route.name}, {"status", std::to_string(res.status)}})
         .Add();
-    if (res.status >= 500) logger_.Error("http.error", {{"route", route.name}, {"status", res.status}});
+    if (res.status >= 500) {
+      logger_.Error("http.error", {{"route", route.name},
+                                   {"status", res.status},
+                                   {"request_id", res.get_header_value("X-Request-Id")}});
+    }
   };
   switch (route.method) {
     case Method::kGet: server_->Get(route.pattern, wrapped); break;

@@ -225,7 +225,7 @@ Status ConsentService::Prepare(const ConsentEvent& e, const policies::PolicySet&
   }
   if (e.occurred_at_ms < kEarliestMs) return Status::InvalidArgument("/occurred_at: before 1990");
   if (!e.source.system.empty() && !policy->FindSystem(e.source.system)) {
-    return Status::InvalidArgument("/source/system: unknown system '" + e.source.system.substr(0, 64) + "'");
+    return Status::InvalidArgument("/source/system: unknown system");
   }
   if (!e.jurisdiction.empty() && !policy->FindJurisdiction(e.jurisdiction)) {
     return Status::InvalidArgument("/jurisdiction: unknown jurisdiction");
