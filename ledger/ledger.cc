@@ -129,6 +129,8 @@ class Ledger::Impl {
   Result<std::vector<StoredCheckpoint>> ListCheckpoints() const;
   Result<StoredCheckpoint> CheckpointAt(uint64_t size) const;
   Result<StoredCheckpoint> LatestCheckpoint() const;
+  Result<StoredCheckpoint> ReadOneCheckpoint(Stmt Reader::*which, const std::function<void(sqlite3_stmt*)>& bind,
+                                             Status missing) const;
 
   NodeSource NodesVia(Reader& r) const {
     return [this, &r](int level, uint64_t index) { return StoredNode(r, level, index); };
@@ -594,31 +596,16 @@ Result<std::vector<StoredCheckpoint>> Ledger::Impl::ListCheckpoints() const {
   return out;
 }
 
-// One row, not the whole table: a checkpoint a second is 86,400 rows a day.
-Result<StoredCheckpoint> Ledger::Impl::LatestCheckpoint() const {
-  Result<StoredCheckpoint> out = Status::NotFound("no checkpoint has been signed yet");
+// Reads the one checkpoint row `st` (prepared, bound) selects, or `missing`
+// when it selects none.
+Result<StoredCheckpoint> Ledger::Impl::ReadOneCheckpoint(Stmt Reader::*which,
+                                                          const std::function<void(sqlite3_stmt*)>& bind,
+                                                          Status missing) const {
+  Result<StoredCheckpoint> out = std::move(missing);
   Status s = WithReader([&](Reader& r) {
-    sqlite3_stmt* st = r.latest_checkpoint.get();
+    sqlite3_stmt* st = (r.*which).get();
     ResetGuard g{st};
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) return Status::Ok();
-    if (rc != SQLITE_ROW) return SqliteError(r.db, rc, "read latest checkpoint");
-    Status rs;
-    StoredCheckpoint c = ReadCheckpointRow(st, &rs);
-    if (!rs.ok()) return rs;
-    out = std::move(c);
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  return out;
-}
-
-Result<StoredCheckpoint> Ledger::Impl::CheckpointAt(uint64_t size) const {
-  Result<StoredCheckpoint> out = Status::NotFound("no checkpoint of size " + std::to_string(size));
-  Status s = WithReader([&](Reader& r) {
-    sqlite3_stmt* st = r.checkpoint_at.get();
-    ResetGuard g{st};
-    sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(size));
+    if (bind) bind(st);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) return Status::Ok();
     if (rc != SQLITE_ROW) return SqliteError(r.db, rc, "read checkpoint");
@@ -630,6 +617,19 @@ Result<StoredCheckpoint> Ledger::Impl::CheckpointAt(uint64_t size) const {
   });
   if (!s.ok()) return s;
   return out;
+}
+
+// One row, not the whole table: a checkpoint a second is 86,400 rows a day.
+Result<StoredCheckpoint> Ledger::Impl::LatestCheckpoint() const {
+  return ReadOneCheckpoint(&Reader::latest_checkpoint, nullptr,
+                           Status::NotFound("no checkpoint has been signed yet"));
+}
+
+Result<StoredCheckpoint> Ledger::Impl::CheckpointAt(uint64_t size) const {
+  return ReadOneCheckpoint(
+      &Reader::checkpoint_at,
+      [size](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(size)); },
+      Status::NotFound("no checkpoint of size " + std::to_string(size)));
 }
 
 Result<StoredCheckpoint> Ledger::Impl::SignCheckpoint() {

@@ -1,6 +1,7 @@
 #include "src/app/data_dir.h"
 
 #include "src/service/config.h"
+#include "src/service/runtime.h"
 #include "src/vault/key_directory.h"
 #include "src/app/default_policy.h"
 #include "src/base/bytes.h"
@@ -129,20 +130,7 @@ Result<DataDir> DataDir::Load(const std::string& data_dir_in) {
   return d;
 }
 
-Result<ledger::Signer> DataDir::LoadSigner() const {
-  struct stat st;
-  if (::stat(checkpoint_key_path().c_str(), &st) != 0) return Status::NotFound("no checkpoint key in " + key_dir);
-  if (st.st_mode & 077) {
-    return Status::FailedPrecondition(checkpoint_key_path() + " is readable by group or others; chmod 600 it");
-  }
-  Result<std::string> text = ReadFile(checkpoint_key_path());
-  if (!text.ok()) return text.status();
-  std::string k = *text;
-  while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
-  Result<ledger::Signer> s = ledger::Signer::FromSignerKey(k);
-  if (!s.ok()) return s.status().WithContext(checkpoint_key_path());
-  return s;
-}
+Result<ledger::Signer> DataDir::LoadSigner() const { return service::LoadCheckpointSigner(key_dir); }
 
 Result<std::unique_ptr<ledger::Ledger>> DataDir::OpenLedger(bool read_only, const ledger::Signer* signer) const {
   ledger::LedgerOptions o;
