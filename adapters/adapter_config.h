@@ -52,6 +52,7 @@ struct MailchimpSettings {
   std::string list_id;
   std::string data_center;
   std::map<std::string, std::string> marketing_permission_ids;  // purpose -> id
+  bool resubscribe_as_pending = false;  // "Member In Compliance State" on a re-subscribe: send status "pending" (double opt-in) instead of failing
 };
 
 struct SignedWebhookSettings {
