@@ -46,6 +46,8 @@ struct SalesforceSettings {
 struct KlaviyoSettings {
   std::string list_id;
   std::string custom_source = "consentd";
+  bool suppress_on_email_withdrawal = false;  // also suppress the profile (USER_SUPPRESSED) when email consent is withdrawn
+  bool poll_job_status = true;  // confirm jobs that return an id by polling them; false: a 202 counts as done (UNCONFIRMED)
 };
 
 struct MailchimpSettings {
