@@ -19,6 +19,11 @@ namespace consentd::adapters {
 struct ShopifySettings {
   std::string shop_domain;      // "<shop>.myshopify.com"
   std::string api = "graphql";  // "graphql" or "rest"
+  // How Confirm decides that a customerRequestDataErasure finished. UNCONFIRMED: Shopify documents
+  // no status query for it. "customer_gone" (default): done once customer(id:) resolves to null;
+  // "on_accept": the accepted request counts as done (completion then shows as customers/redact).
+  std::string erasure_confirmation = "customer_gone";
+  std::string opt_in_level = "SINGLE_OPT_IN";  // marketingOptInLevel sent with a grant: SINGLE_OPT_IN, CONFIRMED_OPT_IN, UNKNOWN
 };
 
 struct WooCommerceSettings {
