@@ -571,6 +571,8 @@ StoredCheckpoint ReadCheckpointRow(sqlite3_stmt* st, Status* s) {
                             ": its row does not match its signed note (size " + std::to_string(body->size) + ")");
     return c;
   }
+  // The root column duplicates the signed root; the verifier checks it.
+  if (sqlite3_column_bytes(st, 1) == 32) c.root_column = HashFromBlob(sqlite3_column_blob(st, 1));
   c.checkpoint = std::move(*body);
   *s = Status::Ok();
   return c;

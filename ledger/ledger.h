@@ -78,6 +78,9 @@ struct StoredCheckpoint {
   Checkpoint checkpoint;
   std::string signed_note;  // the full note text, as signed and served
   int64_t created_millis = 0;
+  // The row's root column, a copy of checkpoint.root (all zeros when it is
+  // not 32 bytes); VerifyLedger requires them equal.
+  Hash root_column{};
 };
 
 class Ledger {

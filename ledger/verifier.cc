@@ -220,7 +220,18 @@ VerifyReport VerifyLedger(const Ledger& ledger, const VerifyOptions& options) {
     report.problem = "cannot read entries: " + s.message();
     return report;
   }
-  run.Finish(&report);
+  if (!run.Finish(&report)) return report;
+  // The root column of each row is a copy of the signed root (§5); a copy
+  // that differs means the row was altered.
+  for (const StoredCheckpoint& c : *stored) {
+    if (c.root_column != c.checkpoint.root) {
+      report.ok = false;
+      report.bad_checkpoint = c.checkpoint.size;
+      report.problem = "stored checkpoint of size " + std::to_string(c.checkpoint.size) +
+                       ": its root column does not match its signed note";
+      return report;
+    }
+  }
   return report;
 }
 
