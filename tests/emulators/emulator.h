@@ -94,6 +94,10 @@ class Emulator {
   // Clears the kind's state for /_emulator/reset (called under mu()).
   void SetResetFn(std::function<void()> fn) { reset_fn_ = std::move(fn); }
 
+  // Requests being served right now (this one included), for kinds with a
+  // concurrency limit (Mailchimp: 10 simultaneous connections).
+  int in_flight() const { return in_flight_.load(); }
+
   // The expire_tokens fault, for kinds whose token endpoint clears it.
   bool tokens_expired();
   void clear_expired_tokens();
