@@ -46,6 +46,7 @@ Emulator::Emulator(std::string kind) : kind_(std::move(kind)), rng_(1), bucket_t
     f.hang_ms = j.value("hang_ms", 15000);
     f.drop_rate = j.value("drop_rate", 0.0);
     f.throttle_next = j.value("throttle_next", 0);
+    f.malformed_next = j.value("malformed_next", 0);
     f.retry_after = j.value("retry_after", std::string("1"));
     f.expire_tokens = j.value("expire_tokens", false);
     f.seed = j.value("seed", 1u);
@@ -106,6 +107,7 @@ bool Emulator::ApplyFaults(const httplib::Request&, httplib::Response& res) {
   Faults f;
   double roll_error, roll_timeout, roll_drop;
   bool throttle = false;
+  bool malformed = false;
   {
     std::lock_guard<std::mutex> lock(fault_mu_);
     f = faults_;
@@ -116,6 +118,9 @@ bool Emulator::ApplyFaults(const httplib::Request&, httplib::Response& res) {
     if (faults_.throttle_next > 0) {
       --faults_.throttle_next;
       throttle = true;
+    } else if (faults_.malformed_next > 0) {
+      --faults_.malformed_next;
+      malformed = true;
     } else if (faults_.rate_rps > 0) {
       auto now = std::chrono::steady_clock::now();
       double elapsed = std::chrono::duration<double>(now - bucket_time_).count();
@@ -133,6 +138,11 @@ bool Emulator::ApplyFaults(const httplib::Request&, httplib::Response& res) {
     throttle_writer_(res, f.retry_after);
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_["throttled"] = stats_["throttled"].get<int64_t>() + 1;
+    return true;
+  }
+  if (malformed) {
+    res.status = 200;
+    res.set_content(R"({"status":"COMPLETE","results":[{"id":)", "application/json");
     return true;
   }
   if (roll_timeout < f.timeout_rate) {

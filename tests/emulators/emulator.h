@@ -17,6 +17,7 @@
 //   timeout_rate (0..1) + hang_ms (default 15000): hang before answering (client times out)
 //   drop_rate (0..1): send headers and close the connection mid-body
 //   throttle_next (N): the next N requests are throttled (the kind's 429 shape) with retry_after
+//   malformed_next (N): the next N requests answer 200 with a truncated JSON body (nothing applied)
 //   retry_after (string, default "1"): Retry-After value for throttled answers
 //   expire_tokens (bool): the kind's auth check fails with its "expired token" answer
 //   rate_limit {"rps":R,"burst":B}: enforce a token bucket; excess requests are throttled
@@ -52,6 +53,7 @@ struct Faults {
   int hang_ms = 15000;
   double drop_rate = 0;
   int throttle_next = 0;
+  int malformed_next = 0;
   std::string retry_after = "1";
   bool expire_tokens = false;
   double rate_rps = 0;  // 0: no rate limit
