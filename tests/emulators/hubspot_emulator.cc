@@ -328,7 +328,8 @@ void RegisterHubSpot(Emulator& emu) {
       for (const json& c : seed.value("contacts", json::array())) {
         st->contacts[std::stoull(c.at("id").get<std::string>())] = Lower(c.at("email").get<std::string>());
       }
-      for (const auto& [email, m] : seed.value("subscriptions", json::object()).items()) {
+      const json subscriptions = seed.value("subscriptions", json::object());  // items() must not outlive it
+      for (const auto& [email, m] : subscriptions.items()) {
         for (const auto& [id, status] : m.items()) st->subs[Lower(email)][id] = status.get<std::string>();
       }
       for (const json& e : seed.value("blocklist", json::array())) st->blocklist.insert(Lower(e.get<std::string>()));
