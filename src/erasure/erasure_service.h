@@ -1,0 +1,235 @@
+// ErasureService: erasure requests end to end (docs/erasure.md).
+//
+//   File      records a request ("erasure.received"), resolving its
+//             identifiers to a subject (created when unknown, so that the
+//             adapters can read them from the vault); a duplicate for a
+//             subject with an open request links to it ("erasure.linked").
+//             A verified source goes straight on to propagating.
+//   Verify    received -> verified -> propagating: the "erasure.propagating"
+//             entry and FanOut::Enqueue(kErasure) commit together; one
+//             progress row per policy system ("pending").
+//   OnDeliveryOutcome (DeliveryListener, inside propagation's transaction)
+//             records each system's final outcome; when none is pending
+//             the request is queued for completion.
+//   ProcessReady (the worker; consentd runs it on a thread) completes
+//             requests: "erasure.completed" or "erasure.partially_completed"
+//             with the tombstones of every identifier of the subject in ONE
+//             transaction, then SubjectRegistry::Shred (vault key, lookup
+//             rows, records; WAL checkpointed), then "erasure.shredded".
+//             Requests still propagating past their deadline end partially
+//             completed, the silent systems listed as "deadline_passed".
+//             Every step is idempotent, so a crash anywhere resumes.
+//   Check     (RecreationGuard) refuses identifier sets that match a
+//             tombstone, recording "erasure.recreation_blocked".
+//
+// Ledger entries carry request ids, sids, jurisdiction, channel, dates,
+// system ids and reason codes: never an identifier, blind index, requester or
+// free text (invariant 1).
+//
+// Thread-safety: thread-safe. Request changes are serialized by one mutex
+// that is never held by OnDeliveryOutcome (it runs on the ledger's writer).
+#ifndef CONSENTD_ERASURE_ERASURE_SERVICE_H_
+#define CONSENTD_ERASURE_ERASURE_SERVICE_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ledger/ledger.h"
+#include "ledger/note.h"
+#include "policies/policy_set.h"
+#include "src/base/clock.h"
+#include "src/base/result.h"
+#include "src/domain/consent.h"
+#include "src/erasure/deadlines.h"
+#include "src/erasure/request_state.h"
+#include "src/identity/subject_registry.h"
+#include "src/service/consent_service.h"
+#include "src/service/delivery_listener.h"
+#include "src/service/erasure_intake.h"
+#include "src/service/fan_out.h"
+#include "src/vault/sqlite_database.h"
+
+struct sqlite3;
+
+namespace consentd::erasure {
+
+// One system's part of a request.
+struct SystemProgress {
+  std::string system;
+  // pending | confirmed | already_done | exception | failed | discarded | deadline_passed
+  std::string status;
+  std::string detail;     // machine code, e.g. "http_404" or "exception:gdpr_art17_3_b"
+  std::string reference;  // the system's own reference, when it gave one
+  uint64_t outcome_seq = 0;  // the outcome's ledger entry (0 while pending)
+  int64_t time_ms = 0;
+};
+
+struct EntryRef {
+  uint64_t seq = 0;
+  std::string kind;
+};
+
+struct ErasureRequest {
+  std::string id;  // "er_" + 16 hex digits
+  domain::Sid sid;
+  RequestState state = RequestState::kReceived;
+  std::string jurisdiction;
+  std::string channel;
+  std::string requester;
+  std::string source_reference;
+  int64_t received_at_ms = 0;
+  DayNumber due = 0;                       // effective deadline (extended when extended)
+  DayNumber first_due = 0;                 // before any extension
+  std::optional<DayNumber> acknowledge_by;
+  bool extended = false;
+  std::string extension_reason;  // code
+  std::string reason;            // rejection or cancellation code
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t closed_ms = 0;    // entered a terminal state; 0 while open
+  int64_t shredded_ms = 0;  // subject crypto-shredded; 0 until then
+  std::vector<SystemProgress> systems;
+  std::vector<std::string> duplicates;  // requests linked to this one
+  std::vector<EntryRef> entries;        // ledger entries that record it, by seq
+
+  bool Overdue(int64_t now_ms) const { return IsOpen(state) && now_ms >= EndOfDayMillis(due); }
+};
+
+struct ListFilter {
+  std::optional<RequestState> state;
+  std::optional<DayNumber> due_before;  // due on or before this day
+  bool overdue = false;                 // open and past the deadline
+  size_t limit = 100;
+};
+
+struct ErasureStats {
+  std::map<std::string, uint64_t> by_state;
+  uint64_t overdue = 0;
+  uint64_t tombstones = 0;
+  uint64_t blocked = 0;  // recreation attempts blocked by this process
+};
+
+// The policy's erasure rules (policies: "erasure" section) and service knobs.
+struct ErasureOptions {
+  std::string default_jurisdiction;  // for requests that name none; empty: required
+  // Tombstones may be lifted by a fresh first-party opt-in with evidence
+  // dated after the erasure (else never).
+  bool allow_lift_by_first_party_opt_in = true;
+  std::chrono::milliseconds worker_interval{1000};  // deadline sweep cadence
+};
+
+// What lifting a tombstone needs: a fresh first-party opt-in.
+struct LiftEvidence {
+  domain::ConsentMethod method = domain::ConsentMethod::kSignupForm;
+  int64_t occurred_at_ms = 0;
+  std::string evidence_ref;  // the vault record or notice id proving it; not personal
+};
+
+class ErasureService final : public service::ErasureIntake,
+                             public service::DeliveryListener,
+                             public service::RecreationGuard {
+ public:
+  // Creates the tables (one durable transaction) and queues any work a
+  // previous process left (requests to complete or shred). All references
+  // must outlive the service. `fan_out` may be null (nothing is enqueued;
+  // requests then complete only through the deadline sweep).
+  static Result<std::unique_ptr<ErasureService>> Open(const std::string& database_path, ledger::Ledger& ledger,
+                                                      identity::SubjectRegistry& subjects,
+                                                      std::shared_ptr<const policies::PolicySet> policy,
+                                                      const Clock& clock, ErasureOptions options = {});
+  ~ErasureService() override;
+
+  static Status EnsureSchema(sqlite3* db);
+
+  void SetFanOut(service::FanOut* fan_out) { fan_out_ = fan_out; }
+  void SetPolicy(std::shared_ptr<const policies::PolicySet> policy);
+
+  // --- requests -----------------------------------------------------------
+  // ErasureIntake. kInvalidArgument naming the field (never a value);
+  // kFailedPrecondition when the identifiers are ambiguous (a review).
+  Result<service::ErasureIntakeResult> File(const service::ErasureIntakeRequest& request) override;
+  Status Verify(const std::string& id);
+  Status Reject(const std::string& id, const std::string& reason);
+  Status Cancel(const std::string& id, const std::string& reason);
+  // Once, with a reason code, before the first deadline has passed.
+  Status Extend(const std::string& id, const std::string& reason);
+
+  Result<ErasureRequest> Get(const std::string& id) const;
+  // By due date, then id.
+  Result<std::vector<ErasureRequest>> List(const ListFilter& filter) const;
+  Result<ErasureStats> Stats() const;
+
+  // --- propagation --------------------------------------------------------
+  Status OnDeliveryOutcome(sqlite3* db, const service::DeliveryOutcome& outcome) override;
+
+  // Completes and shreds every request that is ready (all outcomes final,
+  // or its deadline passed). Returns how many requests changed.
+  Result<size_t> ProcessReady();
+  // Runs ProcessReady on a thread: when outcomes arrive and every
+  // worker_interval. Stop() (or the destructor) joins it.
+  void Start();
+  void Stop();
+
+  // --- tombstones ---------------------------------------------------------
+  // RecreationGuard: kFailedPrecondition when an identifier matches a
+  // tombstone; the attempt is recorded ("erasure.recreation_blocked").
+  Status Check(std::span<const domain::Identifier> identifiers, const domain::ConsentSource& source) override;
+  // Removes the tombstones of `identifiers` when policy allows it
+  // ("tombstone.lifted"); returns how many were removed. kFailedPrecondition
+  // when policy forbids it or the evidence predates the erasure.
+  Result<size_t> LiftTombstones(std::span<const domain::Identifier> identifiers, const LiftEvidence& evidence);
+
+  // --- certificates -------------------------------------------------------
+  // The signed certificate (docs/erasure.md) of a completed or partially
+  // completed request whose subject was shredded; signs a checkpoint when
+  // the latest one does not cover its entries. kFailedPrecondition before.
+  Result<std::string> Certificate(const std::string& id, const ledger::Signer& signer);
+
+ private:
+  ErasureService(ledger::Ledger& ledger, identity::SubjectRegistry& subjects,
+                 std::shared_ptr<const policies::PolicySet> policy, const Clock& clock, ErasureOptions options,
+                 std::unique_ptr<vault::Database> db);
+  std::shared_ptr<const policies::PolicySet> policy() const;
+  // Under mu_: one state transition of request `id` with its entry.
+  Status Transition(const std::string& id, RequestState to, const std::string& reason);
+  // Under mu_: verified -> propagating with the fan-out.
+  Status StartPropagation(const std::string& id);
+  // Under mu_: completion and shredding of one request.
+  Result<bool> ProcessOne(const std::string& id);
+  void Wake(const std::string& id);
+  void RunWorker();
+
+  ledger::Ledger& ledger_;
+  identity::SubjectRegistry& subjects_;
+  const Clock& clock_;
+  const ErasureOptions options_;
+  std::unique_ptr<vault::Database> db_;  // read connection
+  service::FanOut* fan_out_ = nullptr;
+  mutable std::mutex policy_mu_;
+  std::shared_ptr<const policies::PolicySet> policy_;  // guarded by policy_mu_
+  std::mutex mu_;  // serializes request changes
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::set<std::string> ready_;  // guarded by queue_mu_
+  bool stop_ = false;            // guarded by queue_mu_
+  std::thread worker_;
+  std::atomic<uint64_t> blocked_{0};
+};
+
+}  // namespace consentd::erasure
+
+#endif  // CONSENTD_ERASURE_ERASURE_SERVICE_H_
