@@ -6,6 +6,8 @@
 #define CONSENTD_ADAPTERS_MAILCHIMP_H_
 
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "adapters/adapter.h"
 #include "adapters/adapter_config.h"
@@ -18,7 +20,13 @@ namespace consentd::adapters {
 // present (MakeAdapter checks both). `transport` and `clock` must outlive
 // the adapter.
 std::unique_ptr<Adapter> MakeMailchimpAdapter(AdapterConfig config, std::shared_ptr<HttpTransport> transport,
-                                        const Clock& clock);
+                                              const Clock& clock);
+
+// Mailchimp's subscriber hash, which names a member in every member URL: the
+// lower-case hex MD5 of the lower-cased email (test vector T7). Lower-cases
+// ASCII letters only (consentd normalizes emails before they get here). It
+// is derived from an email, so it is personal data: never log it.
+std::string MailchimpSubscriberHash(std::string_view email);
 
 }  // namespace consentd::adapters
 
