@@ -241,8 +241,8 @@ Result<std::vector<Sid>> SubjectRegistry::GroupOf(const Sid& root) const {
   return group;
 }
 
-Result<Resolution> SubjectRegistry::Resolve(std::span<const domain::Identifier> identifiers,
-                                            const ResolveOptions& options) {
+Result<std::vector<NormalizedIdentifier>> SubjectRegistry::NormalizeSet(
+    std::span<const domain::Identifier> identifiers) const {
   if (identifiers.empty()) return Status::InvalidArgument("resolve needs at least one identifier");
   std::vector<NormalizedIdentifier> ids;
   std::set<std::string> seen;
@@ -251,10 +251,85 @@ Result<Resolution> SubjectRegistry::Resolve(std::span<const domain::Identifier> 
     if (!id.ok()) return id.status().WithContext("identifier " + std::to_string(i));
     if (seen.insert(id->BlindIndexInput()).second) ids.push_back(std::move(*id));
   }
+  return ids;
+}
+
+Result<Resolution> SubjectRegistry::Resolve(std::span<const domain::Identifier> identifiers,
+                                            const ResolveOptions& options) {
+  Result<std::vector<NormalizedIdentifier>> ids = NormalizeSet(identifiers);
+  if (!ids.ok()) return ids.status();
   std::lock_guard<std::mutex> write_lock(write_mutex_);
   for (int attempt = 0;; ++attempt) {
-    Result<Resolution> r = ResolveOnce(ids, options);
+    Result<Resolution> r = ResolveOnce(*ids, options);
     if (r.ok() || attempt == 4 || r.status().message() != kConcurrentChange) return r;
+  }
+}
+
+Result<Resolution> SubjectRegistry::ResolveAndWrite(std::span<const domain::Identifier> identifiers,
+                                                    const ResolveContinuation& then) {
+  Result<std::vector<NormalizedIdentifier>> ids = NormalizeSet(identifiers);
+  if (!ids.ok()) return ids.status();
+  using O = Resolution::Outcome;
+  for (int attempt = 0;; ++attempt) {
+    Plan plan;
+    const int64_t now = clock_.NowMillis();
+    // Planning reads under the write lock (as Resolve), so that in-process
+    // callers rarely plan against each other; the commit re-validates.
+    std::unique_lock<std::mutex> write_lock(write_mutex_);
+    Result<Resolution> r = PlanResolution(*ids, ResolveOptions(), &plan, now);
+    if (!r.ok()) return r;
+    const bool simple = (r->outcome == O::kCreated || r->outcome == O::kExisting) && plan.merges.empty() &&
+                        plan.reviews.empty();
+    Status s = Status::Ok();
+    if (r->outcome == O::kCreated) {
+      for (const vault::NewSubjectKey& k : plan.new_subjects) {
+        if (k.sid == r->sid) r->created_key = k.key;
+      }
+    }
+    if (simple) {
+      // Only the commit's own validation guards what was planned from here:
+      // release the lock so that concurrent callers meet in a group commit.
+      write_lock.unlock();
+      Result<ResolveExtra> extra = then(*r);
+      if (!extra.ok()) return extra.status();
+      const size_t own = plan.entries.size();
+      std::vector<ledger::NewEntry> entries = std::move(plan.entries);
+      for (ledger::NewEntry& e : extra->entries) entries.push_back(std::move(e));
+      if (entries.empty() && !extra->hook) return r;  // an existing subject and nothing to add
+      ledger::WriteHook hook = std::move(extra->hook);
+      s = writer_.Write(std::move(entries),
+                        [&plan, &hook, own, now](sqlite3* db, std::span<const ledger::AppendedEntry> appended) {
+                          Status ws = WritePlan(db, plan, now);
+                          if (!ws.ok() || !hook) return ws;
+                          return hook(db, appended.subspan(own));
+                        });
+      if (s.ok()) return r;
+      if (attempt == 4 || s.message() != kConcurrentChange) return s;
+      continue;
+    }
+    // Merges and reviews: written as Resolve writes them (under the lock),
+    // then the caller's extra in a transaction of its own.
+    if (!plan.entries.empty()) {
+      s = writer_.Write(std::move(plan.entries),
+                        [&plan, now](sqlite3* db, std::span<const ledger::AppendedEntry>) -> Status {
+                          return WritePlan(db, plan, now);
+                        });
+      if (!s.ok()) {
+        if (attempt == 4 || s.message() != kConcurrentChange) return s;
+        continue;
+      }
+    }
+    write_lock.unlock();
+    if (r->outcome == O::kAmbiguous || r->outcome == O::kNotFound) return r;
+    Result<ResolveExtra> extra = then(*r);
+    if (!extra.ok()) return extra.status();
+    if (extra->entries.empty() && !extra->hook) return r;
+    ledger::WriteHook hook = std::move(extra->hook);
+    s = writer_.Write(std::move(extra->entries), [&hook](sqlite3* db, std::span<const ledger::AppendedEntry> appended) {
+      return hook ? hook(db, appended) : Status::Ok();
+    });
+    if (!s.ok()) return s;  // the resolution itself is durable: not planned again
+    return r;
   }
 }
 
@@ -413,8 +488,23 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
 Result<Resolution> SubjectRegistry::ResolveOnce(const std::vector<NormalizedIdentifier>& ids,
                                                 const ResolveOptions& options) {
   Plan plan;
-  Resolution res;
   const int64_t now = clock_.NowMillis();
+  Result<Resolution> res = PlanResolution(ids, options, &plan, now);
+  if (!res.ok() || plan.entries.empty()) return res;  // a pure lookup: nothing to write
+  // Write, re-validating what was read.
+  Status s = writer_.Write(std::move(plan.entries),
+                           [&plan, now](sqlite3* db, std::span<const ledger::AppendedEntry>) -> Status {
+                             return WritePlan(db, plan, now);
+                           });
+  if (!s.ok()) return s;
+  return res;
+}
+
+Result<Resolution> SubjectRegistry::PlanResolution(const std::vector<NormalizedIdentifier>& ids,
+                                                   const ResolveOptions& options, Plan* plan_out, int64_t now) {
+  Plan& plan = *plan_out;
+  Resolution res;
+  (void)now;
 
   // 1. Look every identifier up.
   std::vector<std::optional<Sid>> roots(ids.size());
@@ -650,14 +740,6 @@ Result<Resolution> SubjectRegistry::ResolveOnce(const std::vector<NormalizedIden
     res.sid = target;
   }
 
-  if (plan.entries.empty()) return res;  // a pure lookup: nothing to write
-
-  // 4. Write, re-validating what was read.
-  Status s = writer_.Write(std::move(plan.entries),
-                           [&plan, now](sqlite3* db, std::span<const ledger::AppendedEntry>) -> Status {
-                             return WritePlan(db, plan, now);
-                           });
-  if (!s.ok()) return s;
   return res;
 }
 

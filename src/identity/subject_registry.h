@@ -38,6 +38,7 @@
 #ifndef CONSENTD_IDENTITY_SUBJECT_REGISTRY_H_
 #define CONSENTD_IDENTITY_SUBJECT_REGISTRY_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -87,7 +88,27 @@ struct Resolution {
   std::vector<domain::Sid> matched;       // subjects the set matched (roots)
   std::vector<std::string> linked_kinds;  // kinds newly linked to `sid`
   std::vector<std::string> review_ids;    // reviews queued by this call
+  // kCreated, for ResolveAndWrite's continuation only: the new subject's
+  // data key, to seal records in the transaction that creates it (its key
+  // row is not readable before that commits). Never stored or logged.
+  std::optional<vault::DataKey> created_key;
 };
+
+// What a caller of ResolveAndWrite adds to the resolution's transaction.
+struct ResolveExtra {
+  std::vector<ledger::NewEntry> entries;  // appended after the resolution's own entries
+  // Runs after the resolution's rows are written, with the seqs of
+  // `entries` only. May be null when `entries` is empty.
+  ledger::WriteHook hook;
+  // Kept until the transaction is durable or failed (e.g. the caller's
+  // per-subject lock), then released.
+  std::shared_ptr<void> hold;
+};
+// Called by ResolveAndWrite with the resolution it is about to write.
+// Must not call the registry's writing methods. May be called more than
+// once (a concurrent change makes ResolveAndWrite plan again); each call
+// replaces the previous one's extra.
+using ResolveContinuation = std::function<Result<ResolveExtra>(const Resolution&)>;
 
 struct SubjectInfo {
   domain::Sid sid;
@@ -138,6 +159,19 @@ class SubjectRegistry {
   // not normalize: then nothing is written.
   Result<Resolution> Resolve(std::span<const domain::Identifier> identifiers,
                              const ResolveOptions& options = ResolveOptions());
+
+  // Resolve(), and the caller's own entries and rows in the SAME durable
+  // transaction when the resolution is simple (kCreated or kExisting, with
+  // or without new links: no merge, no review): `then` is called with the
+  // planned resolution before anything is written, and its extra joins the
+  // resolution's ledger Append. Otherwise (merges, reviews) the resolution
+  // is written first, as Resolve does, and then `then`'s extra in a second
+  // transaction; for kAmbiguous and kNotFound `then` is not called. An
+  // error from `then` is returned and, in the simple case, nothing is
+  // written. Unlike Resolve, the registry's write lock is not held while
+  // the transaction commits (what was read is re-validated inside it), so
+  // concurrent callers share group commits.
+  Result<Resolution> ResolveAndWrite(std::span<const domain::Identifier> identifiers, const ResolveContinuation& then);
 
   // Resolves identifier sets in order, for imports: the creations and links
   // of all of them commit in ONE durable transaction (one ledger append),
@@ -199,6 +233,10 @@ class SubjectRegistry {
                                                 std::vector<BlindIndex>* probed) const;
   Result<Resolution> ResolveOnce(const std::vector<domain::NormalizedIdentifier>& ids,
                                  const ResolveOptions& options);
+  // ResolveOnce up to the write: fills *plan and returns the resolution.
+  Result<Resolution> PlanResolution(const std::vector<domain::NormalizedIdentifier>& ids,
+                                    const ResolveOptions& options, Plan* plan, int64_t now);
+  Result<std::vector<domain::NormalizedIdentifier>> NormalizeSet(std::span<const domain::Identifier> identifiers) const;
   Result<size_t> ResolveBatchOnce(const std::vector<std::vector<domain::NormalizedIdentifier>>& sets,
                                   std::vector<Resolution>* out);
   // Writes a plan's rows inside a hook, re-validating what was read.

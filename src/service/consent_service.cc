@@ -135,23 +135,188 @@ std::string ConsentPayload(const domain::Sid& sid, const ConsentEvent& e, std::s
 }
 
 // The sealed evidence of an event, or nullopt when it carries none.
+// `key`: the subject's data key when its key row is not committed yet.
 Result<std::optional<vault::SealedRecord>> SealEvidence(const vault::Vault& vault, const domain::Sid& sid,
-                                                        const ConsentEvidence& evidence) {
+                                                        const ConsentEvidence& evidence, const vault::DataKey* key) {
   if (evidence.empty()) return std::optional<vault::SealedRecord>();
   json ev = json::object();
   if (!evidence.ip.empty()) ev["ip"] = evidence.ip;
   if (!evidence.user_agent.empty()) ev["user_agent"] = evidence.user_agent;
   if (!evidence.url.empty()) ev["url"] = evidence.url;
   if (!evidence.notice_text_version.empty()) ev["notice_text_version"] = evidence.notice_text_version;
-  Result<vault::SealedRecord> sr =
-      vault.SealRecord(sid, "consent.evidence", ev.dump(-1, ' ', false, json::error_handler_t::replace));
+  const std::string text = ev.dump(-1, ' ', false, json::error_handler_t::replace);
+  Result<vault::SealedRecord> sr = key != nullptr ? vault::Vault::SealRecordWith(*key, sid, "consent.evidence", text)
+                                                  : vault.SealRecord(sid, "consent.evidence", text);
   if (!sr.ok()) return sr.status();
   return std::optional<vault::SealedRecord>(std::move(*sr));
 }
 
+// A stored event's outcome from its consent_events row.
+RecordedConsent StoredDuplicate(std::string_view purpose, uint64_t seq, const std::string& outcome,
+                                std::string reason) {
+  RecordedConsent d;
+  d.purpose = std::string(purpose);
+  d.seq = seq;
+  d.reason = std::move(reason);
+  for (auto o : {policies::ConflictOutcome::kApply, policies::ConflictOutcome::kStale,
+                 policies::ConflictOutcome::kNoChange, policies::ConflictOutcome::kNotAuthorized}) {
+    if (policies::ConflictOutcomeName(o) == outcome) d.outcome = o;
+  }
+  d.duplicate = true;
+  return d;
+}
+
+// Writes pending events' rows inside a ledger hook: the consent_events
+// index row, the sealed evidence, the state projection when the event
+// replaces the state, and the fan-out of an effective change. Statements
+// are prepared once per hook.
+class RowWriter {
+ public:
+  RowWriter(sqlite3* db, FanOut* fan_out, int64_t now) : db_(db), fan_out_(fan_out), now_(now) {}
+
+  Status Write(const ConsentService::Pending& p, uint64_t seq) {
+    if (!ev_) {
+      Result<vault::Stmt> ev = vault::Stmt::Prepare(
+          db_,
+          "INSERT INTO consent_events(seq, sid, purpose, outcome, reason, dedupe, evidence_record)"
+          " VALUES (?, ?, ?, ?, ?, ?, ?)");
+      if (!ev.ok()) return ev.status();
+      ev_.emplace(std::move(*ev));
+    }
+    if (p.sealed) {
+      Result<int64_t> id = vault::Vault::InsertRecord(db_, p.sid, *p.sealed, now_);
+      if (!id.ok()) return id.status();
+      ev_->Bind(7, *id);
+    } else {
+      ev_->BindNull(7);
+    }
+    ev_->Bind(1, static_cast<int64_t>(seq))
+        .Bind(2, p.sid.bytes())
+        .BindText(3, p.purpose)
+        .BindText(4, policies::ConflictOutcomeName(p.decision.outcome))
+        .BindText(5, p.decision.reason)
+        .Bind(6, ByteView(p.dedupe.data(), p.dedupe.size()));
+    Status s = ev_->Run();
+    ev_->Reset();
+    if (!s.ok()) return s;
+    // kApply, and kNoChange for a stronger claim of the same decision (newer
+    // or higher-ranked): the state moves to this event, or an older event of
+    // the other decision would later look newer than the current state.
+    if (p.decision.replaces_state) {
+      if (!up_) {
+        Result<vault::Stmt> up = vault::Stmt::Prepare(
+            db_,
+            "INSERT INTO consent_state(sid, purpose, decision, occurred_ms, source_system, source_rank, method, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sid, purpose) DO UPDATE SET decision = excluded.decision,"
+            " occurred_ms = excluded.occurred_ms, source_system = excluded.source_system,"
+            " source_rank = excluded.source_rank, method = excluded.method, seq = excluded.seq");
+        if (!up.ok()) return up.status();
+        up_.emplace(std::move(*up));
+      }
+      ConsentState st = policies::StateAfter(p.incoming, p.decision, seq);
+      up_->Bind(1, p.sid.bytes())
+          .BindText(2, p.purpose)
+          .Bind(3, st.decision == Decision::kGranted ? 1 : 0)
+          .Bind(4, st.occurred_at_ms)
+          .BindText(5, st.source_system)
+          .Bind(6, st.source_rank)
+          .BindText(7, domain::ConsentMethodName(st.method))
+          .Bind(8, static_cast<int64_t>(seq));
+      s = up_->Run();
+      up_->Reset();
+      if (!s.ok()) return s;
+    }
+    if (p.changed && fan_out_ != nullptr) {
+      Change c;
+      c.kind = ChangeKind::kConsent;
+      c.sid = p.sid;
+      c.seq = seq;
+      c.purpose = p.purpose;
+      c.decision = p.incoming.decision;
+      c.occurred_at_ms = p.incoming.occurred_at_ms;
+      c.origin_system = p.incoming.source.system;
+      s = fan_out_->Enqueue(db_, c);
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  sqlite3* const db_;
+  FanOut* const fan_out_;
+  const int64_t now_;
+  std::optional<vault::Stmt> ev_, up_;
+};
+
 }  // namespace
 
 Status ConsentService::EnsureSchema(sqlite3* db) { return vault::Exec(db, kSchema); }
+
+Result<ConsentService::Pending> ConsentService::BuildPending(const domain::Sid& root, const ConsentEvent& e,
+                                                             std::string_view purpose,
+                                                             const std::optional<ConsentState>& current,
+                                                             const policies::PolicySet& policy,
+                                                             const vault::DataKey* key) const {
+  Pending p;
+  p.sid = root;
+  p.purpose = std::string(purpose);
+  p.dedupe = DedupeKey(root, e, purpose);
+  p.incoming = policies::IncomingConsent{p.purpose, e.decision, e.occurred_at_ms, e.source};
+  p.decision = policies::ResolveConflict(current, p.incoming, policy);
+  if (p.decision.outcome == policies::ConflictOutcome::kRejected) {
+    return Status::InvalidArgument("event rejected by the policy: " + std::string(p.decision.reason));
+  }
+  // Fan-out rule (docs/policies.md "Fan-out"): only an applied event whose
+  // decision differs from the subject's previous EFFECTIVE decision, the
+  // recorded one or, before any, the purpose's default (in the event's
+  // jurisdiction when it names one).
+  if (p.decision.outcome == policies::ConflictOutcome::kApply) {
+    const policies::Purpose* pp = policy.FindPurpose(purpose);
+    const bool was_allowed = policies::EffectiveState(*pp, current, e.jurisdiction).allowed;
+    p.changed = (e.decision == Decision::kGranted) != was_allowed;
+  }
+  Result<std::optional<vault::SealedRecord>> sealed = SealEvidence(subjects_.vault(), root, e.evidence, key);
+  if (!sealed.ok()) return sealed.status();
+  p.sealed = std::move(*sealed);
+  p.entry = {"consent.recorded", ConsentPayload(root, e, purpose, p.decision, policy, p.sealed)};
+  return p;
+}
+
+Result<std::optional<RecordedConsent>> ConsentService::FindDuplicate(std::span<const domain::Sid> group,
+                                                                     const ConsentEvent& e, std::string_view purpose) {
+  auto lock = db_.Lock();
+  Result<vault::Stmt> q = db_.Cached("SELECT seq, outcome, reason FROM consent_events WHERE dedupe = ?");
+  if (!q.ok()) return q.status();
+  for (const domain::Sid& sid : group) {
+    const std::array<uint8_t, 32> key = DedupeKey(sid, e, purpose);
+    q->Bind(1, ByteView(key.data(), key.size()));
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      return std::optional<RecordedConsent>(
+          StoredDuplicate(purpose, static_cast<uint64_t>(q->Int(0)), q->Text(1), q->Text(2)));
+    }
+    q->Reset();
+  }
+  return std::optional<RecordedConsent>();
+}
+
+Result<std::vector<domain::Sid>> ConsentService::GroupOf(const domain::Sid& root) {
+  std::vector<domain::Sid> group = {root};
+  auto lock = db_.Lock();
+  Result<vault::Stmt> q = db_.Cached("SELECT sid FROM identity_aliases WHERE surviving_sid = ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, root.bytes());
+  while (true) {
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    Result<domain::Sid> sid = domain::Sid::FromBytes(AsBytes(q->Blob(0)));
+    if (!sid.ok()) return Status::Corruption("identity_aliases: bad sid");
+    group.push_back(*sid);
+  }
+  return group;
+}
 
 ConsentService::ConsentService(ledger::Ledger& ledger, vault::LedgerWriter& writer, vault::Database& db,
                                identity::SubjectRegistry& subjects, std::shared_ptr<const policies::PolicySet> policy,
@@ -255,7 +420,67 @@ Status ConsentService::Prepare(const ConsentEvent& e, const policies::PolicySet&
 
 Result<RecordResult> ConsentService::RecordPrepared(const ConsentEvent& e, const std::vector<std::string>& purposes,
                                                     const policies::PolicySet& policy) {
-  Result<identity::Resolution> r = subjects_.Resolve(e.identifiers);
+  // Filled by the continuation, which runs before the write (possibly more
+  // than once); read back after it.
+  RecordResult out;
+  std::vector<Pending> pending;
+  std::vector<size_t> slot;  // pending[i] -> out.recorded[slot[i]]
+  std::vector<uint64_t> seqs;
+  auto then = [&](const identity::Resolution& r) -> Result<identity::ResolveExtra> {
+    out = RecordResult();
+    out.sid = r.sid;
+    pending.clear();
+    slot.clear();
+    seqs.clear();
+    identity::ResolveExtra extra;
+    // Events for one subject are serialized: held until the commit is durable.
+    auto lock = std::make_shared<std::unique_lock<std::mutex>>(LockFor(r.sid));
+    extra.hold = lock;
+    const bool fresh = r.outcome == identity::Resolution::Outcome::kCreated;  // nothing stored yet
+    std::vector<domain::Sid> group = {r.sid};
+    if (!fresh) {
+      Result<std::vector<domain::Sid>> g = GroupOf(r.sid);
+      if (!g.ok()) return g.status();
+      group = std::move(*g);
+    }
+    for (const std::string& purpose : purposes) {
+      if (!fresh) {
+        Result<std::optional<RecordedConsent>> dup = FindDuplicate(group, e, purpose);
+        if (!dup.ok()) return dup.status();
+        if (*dup) {
+          out.recorded.push_back(std::move(**dup));
+          continue;
+        }
+      }
+      std::optional<ConsentState> current;
+      if (!fresh) {
+        Result<std::optional<ConsentState>> c = CurrentState(r.sid, purpose);
+        if (!c.ok()) return c.status();
+        current = *c;
+      }
+      Result<Pending> p =
+          BuildPending(r.sid, e, purpose, current, policy, r.created_key ? &*r.created_key : nullptr);
+      if (!p.ok()) return p.status();
+      extra.entries.push_back(p->entry);
+      slot.push_back(out.recorded.size());
+      out.recorded.push_back(RecordedConsent{purpose, 0, p->decision.outcome, std::string(p->decision.reason), false});
+      pending.push_back(std::move(*p));
+    }
+    if (pending.empty()) return extra;
+    const int64_t now = clock_.NowMillis();
+    extra.hook = [this, &pending, &seqs, now](sqlite3* db, std::span<const ledger::AppendedEntry> appended) -> Status {
+      RowWriter w(db, fan_out_, now);
+      for (size_t i = 0; i < pending.size(); ++i) {
+        Status s = w.Write(pending[i], appended[i].seq);
+        if (!s.ok()) return s;
+      }
+      seqs.clear();
+      for (const ledger::AppendedEntry& a : appended) seqs.push_back(a.seq);
+      return Status::Ok();
+    };
+    return extra;
+  };
+  Result<identity::Resolution> r = subjects_.ResolveAndWrite(e.identifiers, then);
   if (!r.ok()) {
     if (r.status().code() != StatusCode::kInvalidArgument) return r.status();
     // Name the identifier that does not normalize (the message never holds
@@ -274,127 +499,8 @@ Result<RecordResult> ConsentService::RecordPrepared(const ConsentEvent& e, const
     for (const std::string& id : r->review_ids) reviews += (reviews.empty() ? "" : ",") + id;
     return Status::FailedPrecondition("the identifiers belong to several subjects; review queued: " + reviews);
   }
-  RecordResult out;
-  out.sid = r->sid;
-  std::lock_guard<std::mutex> l(LockFor(r->sid));
-  for (const std::string& purpose : purposes) {
-    Result<RecordedConsent> one = RecordOne(r->sid, e, purpose, policy);
-    if (!one.ok()) return one.status();
-    out.recorded.push_back(std::move(*one));
-  }
-  return out;
-}
-
-Result<RecordedConsent> ConsentService::RecordOne(const domain::Sid& sid, const ConsentEvent& e,
-                                                  std::string_view purpose, const policies::PolicySet& policy) {
-  const std::array<uint8_t, 32> dedupe = DedupeKey(sid, e, purpose);
-  {
-    auto lock = db_.Lock();
-    Result<vault::Stmt> q = db_.Cached("SELECT seq, outcome, reason FROM consent_events WHERE dedupe = ?");
-    if (!q.ok()) return q.status();
-    q->Bind(1, ByteView(dedupe.data(), dedupe.size()));
-    Result<bool> row = q->Step();
-    if (!row.ok()) return row.status();
-    if (*row) {
-      RecordedConsent d;
-      d.purpose = std::string(purpose);
-      d.seq = static_cast<uint64_t>(q->Int(0));
-      d.reason = q->Text(2);
-      std::string outcome = q->Text(1);
-      for (auto o : {policies::ConflictOutcome::kApply, policies::ConflictOutcome::kStale,
-                     policies::ConflictOutcome::kNoChange, policies::ConflictOutcome::kNotAuthorized}) {
-        if (policies::ConflictOutcomeName(o) == outcome) d.outcome = o;
-      }
-      d.duplicate = true;
-      return d;
-    }
-  }
-  Result<std::optional<ConsentState>> current = CurrentState(sid, purpose);
-  if (!current.ok()) return current.status();
-  policies::IncomingConsent incoming{std::string(purpose), e.decision, e.occurred_at_ms, e.source};
-  policies::ConflictDecision decision = policies::ResolveConflict(*current, incoming, policy);
-  if (decision.outcome == policies::ConflictOutcome::kRejected) {
-    return Status::InvalidArgument("event rejected by the policy: " + std::string(decision.reason));
-  }
-  std::optional<vault::SealedRecord> sealed;
-  if (!e.evidence.empty()) {
-    json ev = json::object();
-    if (!e.evidence.ip.empty()) ev["ip"] = e.evidence.ip;
-    if (!e.evidence.user_agent.empty()) ev["user_agent"] = e.evidence.user_agent;
-    if (!e.evidence.url.empty()) ev["url"] = e.evidence.url;
-    if (!e.evidence.notice_text_version.empty()) ev["notice_text_version"] = e.evidence.notice_text_version;
-    Result<vault::SealedRecord> sr =
-        subjects_.vault().SealRecord(sid, "consent.evidence", ev.dump(-1, ' ', false, json::error_handler_t::replace));
-    if (!sr.ok()) return sr.status();
-    sealed = std::move(*sr);
-  }
-  const std::string payload = ConsentPayload(sid, e, purpose, decision, policy, sealed);
-
-  const int64_t now = clock_.NowMillis();
-  // kApply, and kNoChange for a stronger claim of the same decision (newer or
-  // higher-ranked): the state moves to this event, or an older event of the
-  // other decision would later look newer than the current state.
-  const bool apply = decision.replaces_state;
-  Status s = writer_.Write(
-      {{"consent.recorded", payload}}, [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) {
-        const uint64_t seq = appended[0].seq;
-        std::optional<int64_t> record_id;
-        if (sealed) {
-          Result<int64_t> id = vault::Vault::InsertRecord(db, sid, *sealed, now);
-          if (!id.ok()) return id.status();
-          record_id = *id;
-        }
-        Result<vault::Stmt> ev = vault::Stmt::Prepare(
-            db,
-            "INSERT INTO consent_events(seq, sid, purpose, outcome, reason, dedupe, evidence_record)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)");
-        if (!ev.ok()) return ev.status();
-        ev->Bind(1, static_cast<int64_t>(seq))
-            .Bind(2, sid.bytes())
-            .BindText(3, purpose)
-            .BindText(4, policies::ConflictOutcomeName(decision.outcome))
-            .BindText(5, decision.reason)
-            .Bind(6, ByteView(dedupe.data(), dedupe.size()));
-        if (record_id) {
-          ev->Bind(7, *record_id);
-        } else {
-          ev->BindNull(7);
-        }
-        Status es = ev->Run();
-        if (!es.ok()) return es;
-        if (!apply) return Status::Ok();
-        ConsentState st = policies::StateAfter(incoming, decision, seq);
-        Result<vault::Stmt> up = vault::Stmt::Prepare(
-            db,
-            "INSERT INTO consent_state(sid, purpose, decision, occurred_ms, source_system, source_rank, method, seq)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sid, purpose) DO UPDATE SET decision = excluded.decision,"
-            " occurred_ms = excluded.occurred_ms, source_system = excluded.source_system,"
-            " source_rank = excluded.source_rank, method = excluded.method, seq = excluded.seq");
-        if (!up.ok()) return up.status();
-        up->Bind(1, sid.bytes())
-            .BindText(2, purpose)
-            .Bind(3, st.decision == Decision::kGranted ? 1 : 0)
-            .Bind(4, st.occurred_at_ms)
-            .BindText(5, st.source_system)
-            .Bind(6, st.source_rank)
-            .BindText(7, domain::ConsentMethodName(st.method))
-            .Bind(8, static_cast<int64_t>(seq));
-        return up->Run();
-      });
-  if (!s.ok()) return s;
-  // The sequence number is read back from the index row we just wrote.
-  RecordedConsent out;
-  out.purpose = std::string(purpose);
-  out.outcome = decision.outcome;
-  out.reason = std::string(decision.reason);
-  auto lock = db_.Lock();
-  Result<vault::Stmt> q = db_.Cached("SELECT seq FROM consent_events WHERE dedupe = ?");
-  if (!q.ok()) return q.status();
-  q->Bind(1, ByteView(dedupe.data(), dedupe.size()));
-  Result<bool> row = q->Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return Status::Internal("consent event not found after commit");
-  out.seq = static_cast<uint64_t>(q->Int(0));
+  if (seqs.size() != pending.size()) return Status::Internal("consent entries missing after commit");
+  for (size_t i = 0; i < pending.size(); ++i) out.recorded[slot[i]].seq = seqs[i];
   return out;
 }
 
@@ -615,12 +721,8 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
     size_t event = 0;
     std::string purpose;
     std::array<uint8_t, 32> dedupe{};
-    policies::ConflictDecision decision;
-    policies::IncomingConsent incoming;
-    bool apply = false;
-    std::optional<vault::SealedRecord> sealed;
-    size_t entry = SIZE_MAX;      // index in the Append, or SIZE_MAX for a duplicate
-    size_t duplicate_of = SIZE_MAX;  // an earlier item of this run
+    size_t pending = SIZE_MAX;        // index in `pending` (and in the Append), or SIZE_MAX for a duplicate
+    size_t duplicate_of = SIZE_MAX;   // an earlier item of this run
     std::optional<RecordedConsent> stored;  // a duplicate of a stored event
   };
   // Per (subject, purpose): the subject's own row as this run leaves it, and
@@ -632,7 +734,7 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
   std::map<std::pair<domain::Sid, std::string>, Current> current;
   std::map<std::array<uint8_t, 32>, size_t> seen;  // dedupe key -> item
   std::vector<Item> items;
-  std::vector<ledger::NewEntry> entries;
+  std::vector<Pending> pending;
   std::vector<bool> failed(index.size(), false);
 
   // Events for one subject are serialized: hold the locks of every subject
@@ -647,6 +749,16 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
     const ConsentEvent& e = events[index[k]];
     const domain::Sid& sid = resolved[k].sid;
     const bool created = resolved[k].outcome == identity::Resolution::Outcome::kCreated;
+    std::vector<domain::Sid> group = {sid};
+    if (!created) {
+      Result<std::vector<domain::Sid>> g = GroupOf(sid);
+      if (!g.ok()) {
+        (*results)[index[k]] = g.status();
+        failed[k] = true;
+        continue;
+      }
+      group = std::move(*g);
+    }
     for (const std::string& purpose : purposes[index[k]]) {
       Item it;
       it.event = k;
@@ -659,34 +771,14 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
         continue;
       }
       if (!created) {  // a new subject has no stored events
-        auto lock = db_.Lock();
-        Result<vault::Stmt> q = db_.Cached("SELECT seq, outcome, reason FROM consent_events WHERE dedupe = ?");
-        Status qs = q.ok() ? Status::Ok() : q.status();
-        if (qs.ok()) {
-          q->Bind(1, ByteView(it.dedupe.data(), it.dedupe.size()));
-          Result<bool> row = q->Step();
-          if (!row.ok()) {
-            qs = row.status();
-          } else if (*row) {
-            RecordedConsent d;
-            d.purpose = purpose;
-            d.seq = static_cast<uint64_t>(q->Int(0));
-            d.reason = q->Text(2);
-            std::string outcome = q->Text(1);
-            for (auto o : {policies::ConflictOutcome::kApply, policies::ConflictOutcome::kStale,
-                           policies::ConflictOutcome::kNoChange, policies::ConflictOutcome::kNotAuthorized}) {
-              if (policies::ConflictOutcomeName(o) == outcome) d.outcome = o;
-            }
-            d.duplicate = true;
-            it.stored = std::move(d);
-          }
-        }
-        if (!qs.ok()) {
-          (*results)[index[k]] = qs;
+        Result<std::optional<RecordedConsent>> d = FindDuplicate(group, e, purpose);
+        if (!d.ok()) {
+          (*results)[index[k]] = d.status();
           failed[k] = true;
           break;
         }
-        if (it.stored) {
+        if (*d) {
+          it.stored = std::move(**d);
           items.push_back(std::move(it));
           continue;
         }
@@ -702,24 +794,17 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
       }
       std::optional<ConsentState> state = cur->second.own;
       if (cur->second.merged && (!state || Beats(*cur->second.merged, *state))) state = cur->second.merged;
-      it.incoming = policies::IncomingConsent{purpose, e.decision, e.occurred_at_ms, e.source};
-      it.decision = policies::ResolveConflict(state, it.incoming, policy);
-      if (it.decision.outcome == policies::ConflictOutcome::kRejected) {
-        (*results)[index[k]] = Status::InvalidArgument("event rejected by the policy: " + std::string(it.decision.reason));
+      Result<Pending> p = BuildPending(sid, e, purpose, state, policy);
+      if (!p.ok()) {
+        (*results)[index[k]] = p.status();
         failed[k] = true;
         break;
       }
-      Result<std::optional<vault::SealedRecord>> sealed = SealEvidence(subjects_.vault(), sid, e.evidence);
-      if (!sealed.ok()) {
-        (*results)[index[k]] = sealed.status();
-        failed[k] = true;
-        break;
+      if (p->decision.replaces_state) {
+        cur->second.own = policies::StateAfter(p->incoming, p->decision, base_seq + pending.size());
       }
-      it.sealed = std::move(*sealed);
-      it.apply = it.decision.replaces_state;
-      it.entry = entries.size();
-      entries.push_back({"consent.recorded", ConsentPayload(sid, e, purpose, it.decision, policy, it.sealed)});
-      if (it.apply) cur->second.own = policies::StateAfter(it.incoming, it.decision, base_seq + it.entry);
+      it.pending = pending.size();
+      pending.push_back(std::move(*p));
       seen.emplace(it.dedupe, items.size());
       items.push_back(std::move(it));
     }
@@ -728,57 +813,19 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
   // One durable transaction for the run's entries and rows.
   std::vector<uint64_t> seqs;
   Status s = Status::Ok();
-  if (!entries.empty()) {
+  if (!pending.empty()) {
     const int64_t now = clock_.NowMillis();
+    std::vector<ledger::NewEntry> entries;
+    entries.reserve(pending.size());
+    for (Pending& p : pending) entries.push_back(std::move(p.entry));
     s = writer_.Write(std::move(entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) -> Status {
-      Result<vault::Stmt> ev = vault::Stmt::Prepare(
-          db,
-          "INSERT INTO consent_events(seq, sid, purpose, outcome, reason, dedupe, evidence_record)"
-          " VALUES (?, ?, ?, ?, ?, ?, ?)");
-      if (!ev.ok()) return ev.status();
-      Result<vault::Stmt> up = vault::Stmt::Prepare(
-          db,
-          "INSERT INTO consent_state(sid, purpose, decision, occurred_ms, source_system, source_rank, method, seq)"
-          " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sid, purpose) DO UPDATE SET decision = excluded.decision,"
-          " occurred_ms = excluded.occurred_ms, source_system = excluded.source_system,"
-          " source_rank = excluded.source_rank, method = excluded.method, seq = excluded.seq");
-      if (!up.ok()) return up.status();
+      RowWriter w(db, fan_out_, now);
+      for (size_t i = 0; i < pending.size(); ++i) {
+        Status ws = w.Write(pending[i], appended[i].seq);
+        if (!ws.ok()) return ws;
+      }
       seqs.clear();
       for (const ledger::AppendedEntry& a : appended) seqs.push_back(a.seq);
-      for (const Item& it : items) {
-        if (it.entry == SIZE_MAX) continue;
-        const uint64_t seq = appended[it.entry].seq;
-        const domain::Sid& sid = resolved[it.event].sid;
-        if (it.sealed) {
-          Result<int64_t> id = vault::Vault::InsertRecord(db, sid, *it.sealed, now);
-          if (!id.ok()) return id.status();
-          ev->Bind(7, *id);
-        } else {
-          ev->BindNull(7);
-        }
-        ev->Bind(1, static_cast<int64_t>(seq))
-            .Bind(2, sid.bytes())
-            .BindText(3, it.purpose)
-            .BindText(4, policies::ConflictOutcomeName(it.decision.outcome))
-            .BindText(5, it.decision.reason)
-            .Bind(6, ByteView(it.dedupe.data(), it.dedupe.size()));
-        Status es = ev->Run();
-        if (!es.ok()) return es;
-        ev->Reset();
-        if (!it.apply) continue;
-        ConsentState st = policies::StateAfter(it.incoming, it.decision, seq);
-        up->Bind(1, sid.bytes())
-            .BindText(2, it.purpose)
-            .Bind(3, st.decision == Decision::kGranted ? 1 : 0)
-            .Bind(4, st.occurred_at_ms)
-            .BindText(5, st.source_system)
-            .Bind(6, st.source_rank)
-            .BindText(7, domain::ConsentMethodName(st.method))
-            .Bind(8, static_cast<int64_t>(seq));
-        es = up->Run();
-        if (!es.ok()) return es;
-        up->Reset();
-      }
       return Status::Ok();
     });
   }
@@ -794,11 +841,12 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
       c = *it.stored;
     } else {
       const Item& first = it.duplicate_of == SIZE_MAX ? it : items[it.duplicate_of];
+      const Pending& p = pending[first.pending];
       in_commit[it.event] = true;
       c.purpose = first.purpose;
-      c.outcome = first.decision.outcome;
-      c.reason = std::string(first.decision.reason);
-      c.seq = s.ok() ? seqs[first.entry] : 0;
+      c.outcome = p.decision.outcome;
+      c.reason = std::string(p.decision.reason);
+      c.seq = s.ok() ? seqs[first.pending] : 0;
       c.duplicate = it.duplicate_of != SIZE_MAX;
     }
     out[it.event].recorded.push_back(std::move(c));

@@ -6,16 +6,21 @@
 //      jurisdiction, legal basis) and the formats that keep personal data
 //      out of the ledger (notice ids, language tags: no free text);
 //   2. check tombstones (RecreationGuard; the erasure issue supplies it);
-//   3. resolve the identifiers to a subject (SubjectRegistry);
-//   4. under the subject's lock, decide with the conflict rules
-//      (policies/conflict.h) against the current state;
-//   5. in ONE durable transaction: the "consent.recorded" ledger entry
-//      (pseudonym, purpose, decision, times, source, outcome, rule, policy
-//      version, commitment to the sealed evidence), the sealed evidence in the
-//      vault, the consent_events index row, and the state projection when
-//      the outcome is "apply".
+//   3. resolve the identifiers to a subject (SubjectRegistry::
+//      ResolveAndWrite) and, under the subject's lock, decide with the
+//      conflict rules (policies/conflict.h) against the current state;
+//   4. in ONE durable transaction: the identity rows and entries of the
+//      resolution when it creates a subject or links identifiers (a merge
+//      or review commits first, on its own), the "consent.recorded" ledger
+//      entry per purpose (pseudonym, purpose, decision, times, source,
+//      outcome, rule, policy version, commitment to the sealed evidence),
+//      the sealed evidence in the vault, the consent_events index row, the
+//      state projection when the event replaces the state, and the FanOut's
+//      outbox rows when the effective decision changed (SetFanOut).
 // Re-sending an event (same client event id, or the same fields) is a no-op
-// that returns the original entry: imports and retries are idempotent.
+// that returns the original entry: imports and retries are idempotent, also
+// after the subject was merged into another (the de-duplication key is
+// looked up under every sid of the subject's group).
 //
 // Tables: consent_state (the projection: current state per subject and
 // purpose) and consent_events (a subject's consent entries, for history and
@@ -45,8 +50,10 @@
 #include "src/domain/identifier_kind.h"
 #include "src/domain/sid.h"
 #include "src/identity/subject_registry.h"
+#include "src/service/fan_out.h"
 #include "src/vault/ledger_writer.h"
 #include "src/vault/sqlite_database.h"
+#include "src/vault/vault.h"
 
 struct sqlite3;
 
@@ -126,6 +133,28 @@ class ConsentService {
                  identity::SubjectRegistry& subjects, std::shared_ptr<const policies::PolicySet> policy,
                  const Clock& clock, RecreationGuard* guard = nullptr);
 
+  // Propagation's seam (fan_out.h): when set, every recorded event that
+  // changes a subject's effective decision for a purpose (docs/policies.md
+  // "Fan-out") calls fan_out->Enqueue inside the transaction of its ledger
+  // entry; an Enqueue error fails the event and stores nothing of it.
+  // Null (the default): nothing is enqueued. Set before recording starts;
+  // `fan_out` must outlive the service.
+  void SetFanOut(FanOut* fan_out) { fan_out_ = fan_out; }
+
+  // One purpose of one event, decided and ready to write: built before the
+  // transaction (BuildPending), written inside its hook. Internal to the
+  // recording paths; public only so that the .cc's row writer can name it.
+  struct Pending {
+    domain::Sid sid;  // the subject's root
+    std::string purpose;
+    std::array<uint8_t, 32> dedupe{};
+    policies::IncomingConsent incoming;
+    policies::ConflictDecision decision;
+    bool changed = false;  // the effective decision changes: fan out
+    std::optional<vault::SealedRecord> sealed;
+    ledger::NewEntry entry;  // "consent.recorded"
+  };
+
   // Records one event (one entry per purpose; GPC expands to the sale and
   // sharing purposes). Durable when OK. kInvalidArgument (message names the
   // field) for a malformed event; kFailedPrecondition when the identifiers
@@ -175,8 +204,19 @@ class ConsentService {
   Status Validate(const ConsentEvent& event);
 
  private:
-  Result<RecordedConsent> RecordOne(const domain::Sid& sid, const ConsentEvent& event, std::string_view purpose,
-                                    const policies::PolicySet& policy);
+  // Decides one purpose of an event against `current` (the subject's
+  // effective state before it), seals its evidence (under `key` when given:
+  // a subject created in the same transaction) and builds its entry.
+  // kInvalidArgument when the policy rejects it.
+  Result<Pending> BuildPending(const domain::Sid& root, const ConsentEvent& event, std::string_view purpose,
+                               const std::optional<domain::ConsentState>& current,
+                               const policies::PolicySet& policy, const vault::DataKey* key = nullptr) const;
+  // The stored event this one repeats, looked up under every sid of the
+  // subject's group (a replay after a merge is still recognised).
+  Result<std::optional<RecordedConsent>> FindDuplicate(std::span<const domain::Sid> group, const ConsentEvent& event,
+                                                       std::string_view purpose);
+  // `root` and the sids merged into it.
+  Result<std::vector<domain::Sid>> GroupOf(const domain::Sid& root);
   Result<std::optional<domain::ConsentState>> CurrentState(const domain::Sid& root, std::string_view purpose);
   // Checks an event against the format rules and the policy, and the
   // recreation guard; fills the purposes it records (GPC expands).
@@ -201,6 +241,7 @@ class ConsentService {
   identity::SubjectRegistry& subjects_;
   const Clock& clock_;
   RecreationGuard* guard_;
+  FanOut* fan_out_ = nullptr;
   mutable std::mutex policy_mu_;
   std::shared_ptr<const policies::PolicySet> policy_;  // guarded by policy_mu_
   std::array<std::mutex, 256> subject_locks_;

@@ -84,9 +84,15 @@ Result<SealedRecord> Vault::SealRecord(const domain::Sid& sid, std::string_view 
   if (!ValidLabel(label)) return Status::InvalidArgument("vault record label must match [a-z0-9_.-]{1,64}");
   Result<DataKey> key = SubjectKey(sid);
   if (!key.ok()) return key.status();
+  return SealRecordWith(*key, sid, label, plaintext);
+}
+
+Result<SealedRecord> Vault::SealRecordWith(const DataKey& key, const domain::Sid& sid, std::string_view label,
+                                           std::string_view plaintext) {
+  if (!ValidLabel(label)) return Status::InvalidArgument("vault record label must match [a-z0-9_.-]{1,64}");
   SealedRecord r;
   r.label = std::string(label);
-  r.sealed = Seal(key->bytes, sid, RecordPurpose(label), plaintext);
+  r.sealed = Seal(key.bytes, sid, RecordPurpose(label), plaintext);
   r.commitment = Commitment(r.sealed);
   return r;
 }

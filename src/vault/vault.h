@@ -68,6 +68,10 @@ class Vault {
   // InsertRecord inside the same transaction as the ledger entry that
   // carries its commitment. kInvalidArgument for a bad label.
   Result<SealedRecord> SealRecord(const domain::Sid& sid, std::string_view label, std::string_view plaintext) const;
+  // The same with the subject's data key given: for a subject created in
+  // the same transaction, whose key row is not readable yet.
+  static Result<SealedRecord> SealRecordWith(const DataKey& key, const domain::Sid& sid, std::string_view label,
+                                             std::string_view plaintext);
 
   // The plaintext of record `id`. kNotFound when it does not exist (or was
   // shredded); errors of SubjectKey; kCorruption when it fails to open.

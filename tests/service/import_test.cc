@@ -201,6 +201,7 @@ TEST_CASE("import: the batch path gives the same results as recording one event 
   CHECK(r2.recorded == r1.recorded);
   CHECK(r2.duplicates == r1.duplicates);
   CHECK(r2.rejected == r1.rejected);
+  INFO(r1.ToText());
   CHECK(r2.entries == r1.entries);
   CHECK(r1.duplicates > 0);
   Snapshot a = Take(*one.rt), b = Take(*batch.rt);
