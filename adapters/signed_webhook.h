@@ -5,7 +5,10 @@
 #ifndef CONSENTD_ADAPTERS_SIGNED_WEBHOOK_H_
 #define CONSENTD_ADAPTERS_SIGNED_WEBHOOK_H_
 
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "adapters/adapter.h"
 #include "adapters/adapter_config.h"
@@ -18,7 +21,12 @@ namespace consentd::adapters {
 // present (MakeAdapter checks both). `transport` and `clock` must outlive
 // the adapter.
 std::unique_ptr<Adapter> MakeSignedWebhookAdapter(AdapterConfig config, std::shared_ptr<HttpTransport> transport,
-                                        const Clock& clock);
+                                                  const Clock& clock);
+
+// The signature header's value: "t=<unix_seconds>,v1=<hex>", where <hex> is
+// the lower-case hex HMAC-SHA256, keyed with the receiver's signing secret,
+// over "<unix_seconds>.<raw body>" (the shape of Stripe's Stripe-Signature).
+std::string WebhookSignatureHeader(std::string_view secret, int64_t unix_seconds, std::string_view body);
 
 }  // namespace consentd::adapters
 
