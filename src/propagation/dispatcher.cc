@@ -1,0 +1,512 @@
+#include "src/propagation/dispatcher.h"
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "policies/purpose.h"
+
+namespace consentd::propagation {
+
+using adapters::Outcome;
+using adapters::OutcomeClass;
+using service::DeliveryResult;
+
+struct Dispatcher::Lane {
+  DispatchTarget target;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<OutboxRow> queue;  // claimed, not started; guarded by mu
+  std::set<int64_t> busy;       // queued or being attempted; guarded by mu
+  bool scanning = false;        // a worker is in Fill or the pause check; guarded by mu
+  bool dirty = true;            // something changed: scan before waiting; guarded by mu
+  bool paused = false;          // guarded by mu
+  int64_t next_scan_ms = 0;     // guarded by mu
+  int64_t next_pause_check_ms = 0;  // guarded by mu
+  std::vector<std::thread> workers;
+
+  obs::Histogram* lag = nullptr;
+  obs::Counter* rate_limit_waits = nullptr;
+};
+
+namespace {
+
+// Lag buckets in seconds: commit to the system's 2xx, 5 ms to a day.
+std::vector<double> LagBuckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 86400};
+}
+
+Outcome AuthFailed(const Outcome& last) {
+  Outcome o;
+  o.cls = OutcomeClass::kPermanent;
+  o.http_status = last.http_status;
+  o.code = "auth_failed";
+  return o;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(Outbox& outbox, CustomerSource customers, PolicyFn policy, DispatcherOptions options,
+                       const Clock& clock, Sleeper& sleeper, UniformSource uniform, obs::MetricsRegistry* metrics,
+                       const obs::Logger* logger)
+    : outbox_(outbox),
+      customers_(std::move(customers)),
+      policy_(std::move(policy)),
+      options_(options),
+      clock_(clock),
+      sleeper_(sleeper),
+      uniform_(uniform ? std::move(uniform) : RandomUniform()),
+      metrics_(metrics),
+      logger_(logger) {}
+
+Dispatcher::~Dispatcher() { Stop(); }
+
+void Dispatcher::AddTarget(DispatchTarget target) {
+  auto lane = std::make_unique<Lane>();
+  lane->target = std::move(target);
+  const std::string id = lane->target.system.id;
+  RegisterMetrics(*lane);
+  lanes_[id] = std::move(lane);
+}
+
+size_t Dispatcher::ClaimBatch(const Lane& lane) const {
+  if (options_.claim_batch > 0) return options_.claim_batch;
+  return std::max<size_t>(8, 2 * static_cast<size_t>(std::max(lane.target.system.concurrency, 1)));
+}
+
+Status Dispatcher::Start() {
+  if (started_.exchange(true)) return Status::FailedPrecondition("dispatcher already started");
+  Result<int64_t> reset = outbox_.ResetInFlight();
+  if (!reset.ok()) return reset.status();
+  if (logger_ && *reset > 0) logger_->Info("propagation.in_flight_reset", {{"rows", *reset}});
+  for (auto& [id, lane] : lanes_) {
+    if (!lane->target.adapter) {
+      if (logger_) {
+        logger_->Warn("propagation.system_unavailable", {{"system", id}, {"reason", lane->target.unavailable_reason}});
+      }
+      continue;
+    }
+    const int n = std::max(lane->target.system.concurrency, 1);
+    for (int i = 0; i < n; ++i) lane->workers.emplace_back([this, l = lane.get()] { Work(*l); });
+  }
+  return Status::Ok();
+}
+
+void Dispatcher::Stop() {
+  if (!started_.load() || stopping_.exchange(true)) return;
+  sleeper_.Cancel();
+  for (auto& [id, lane] : lanes_) {
+    {
+      std::lock_guard<std::mutex> lock(lane->mu);
+      lane->cv.notify_all();
+    }
+    for (std::thread& t : lane->workers) t.join();
+    lane->workers.clear();
+  }
+}
+
+void Dispatcher::Notify() {
+  hot_until_ms_.store(clock_.NowMillis() + options_.hot_window_ms);
+  for (auto& [id, lane] : lanes_) {
+    std::lock_guard<std::mutex> lock(lane->mu);
+    lane->dirty = true;
+    lane->cv.notify_one();
+  }
+}
+
+std::vector<LaneInfo> Dispatcher::Lanes() const {
+  std::vector<LaneInfo> out;
+  for (const auto& [id, lane] : lanes_) {
+    LaneInfo info;
+    info.system = id;
+    info.available = lane->target.adapter != nullptr;
+    info.unavailable_reason = lane->target.unavailable_reason;
+    {
+      std::lock_guard<std::mutex> lock(lane->mu);
+      info.in_memory = lane->busy.size();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+void Dispatcher::Work(Lane& lane) {
+  const std::string& system = lane.target.system.id;
+  std::unique_lock<std::mutex> lock(lane.mu);
+  while (!stopping_.load()) {
+    const int64_t now = clock_.NowMillis();
+    if (!lane.scanning && now >= lane.next_pause_check_ms) {
+      // Pauses written by another process (consentctl) take effect within
+      // a poll interval, even while the queue is full.
+      lane.scanning = true;
+      lock.unlock();
+      Result<bool> paused = outbox_.IsPaused(system);
+      lock.lock();
+      lane.scanning = false;
+      lane.next_pause_check_ms = now + options_.poll_interval_ms;
+      if (paused.ok()) {
+        if (lane.paused && !*paused) lane.dirty = true;
+        lane.paused = *paused;
+        if (lane.paused && !lane.queue.empty()) {
+          lock.unlock();
+          ReleaseQueued(lane);
+          lock.lock();
+        }
+      }
+      lane.cv.notify_all();
+      continue;
+    }
+    if (!lane.paused && !lane.queue.empty()) {
+      OutboxRow row = std::move(lane.queue.front());
+      lane.queue.pop_front();
+      const int64_t id = row.id;
+      lock.unlock();
+      Attempt(lane, std::move(row));
+      lock.lock();
+      lane.busy.erase(id);
+      lane.dirty = true;  // the subject's next row may be eligible now
+      continue;
+    }
+    const bool hot = now < hot_until_ms_.load();
+    if (!lane.paused && !lane.scanning && (lane.dirty || now >= lane.next_scan_ms || hot)) {
+      lane.scanning = true;
+      lane.dirty = false;
+      lock.unlock();
+      Fill(lane);
+      lock.lock();
+      lane.scanning = false;
+      lane.cv.notify_all();
+      if (lane.queue.empty() && !lane.dirty && hot) {
+        // Rows announced by Notify() may not have committed yet.
+        lane.cv.wait_for(lock, std::chrono::milliseconds(options_.hot_poll_interval_ms));
+      }
+      continue;
+    }
+    int64_t until = lane.paused ? lane.next_pause_check_ms : std::min(lane.next_scan_ms, lane.next_pause_check_ms);
+    const int64_t wait = std::clamp<int64_t>(until - now, 1, options_.poll_interval_ms);
+    lane.cv.wait_for(lock, std::chrono::milliseconds(wait));
+  }
+}
+
+void Dispatcher::Fill(Lane& lane) {
+  const std::string& system = lane.target.system.id;
+  std::set<int64_t> busy;
+  {
+    std::lock_guard<std::mutex> lock(lane.mu);
+    busy = lane.busy;
+  }
+  const size_t batch = ClaimBatch(lane);
+  const int64_t now = clock_.NowMillis();
+  std::vector<OutboxRow> ready;
+  if (busy.size() < batch) {
+    Result<std::vector<OutboxRow>> rows = outbox_.Eligible(system, now, batch - busy.size(), busy);
+    if (!rows.ok()) {
+      if (logger_) logger_->Error("propagation.scan_failed", {{"system", system}, {"error", rows.status().ToString()}});
+    } else {
+      std::vector<int64_t> pending;
+      for (const OutboxRow& r : *rows) {
+        if (r.state == RowState::kPending) pending.push_back(r.id);
+      }
+      Result<std::vector<int64_t>> claimed = outbox_.Claim(pending);
+      if (!claimed.ok() && logger_) {
+        logger_->Error("propagation.claim_failed", {{"system", system}, {"error", claimed.status().ToString()}});
+      }
+      std::set<int64_t> got;
+      if (claimed.ok()) got.insert(claimed->begin(), claimed->end());
+      for (OutboxRow& r : *rows) {
+        if (r.state == RowState::kPending) {
+          if (!got.count(r.id)) continue;
+          r.state = RowState::kInFlight;
+        }
+        ready.push_back(std::move(r));
+      }
+    }
+  }
+  int64_t next = now + (now < hot_until_ms_.load() ? options_.hot_poll_interval_ms : options_.poll_interval_ms);
+  if (ready.empty()) {
+    Result<std::optional<int64_t>> due = outbox_.NextDue(system);
+    if (due.ok() && *due && **due > now) next = std::min(next, **due);
+  }
+  std::lock_guard<std::mutex> lock(lane.mu);
+  for (OutboxRow& r : ready) {
+    lane.busy.insert(r.id);
+    lane.queue.push_back(std::move(r));
+  }
+  lane.next_scan_ms = next;
+}
+
+void Dispatcher::ReleaseQueued(Lane& lane) {
+  std::deque<OutboxRow> rows;
+  {
+    std::lock_guard<std::mutex> lock(lane.mu);
+    rows.swap(lane.queue);
+  }
+  for (const OutboxRow& r : rows) {
+    if (r.state == RowState::kInFlight) {
+      AttemptNote note{r.last_status, r.last_code, r.reference};
+      Status s = outbox_.Reschedule(r, RowState::kInFlight, RowState::kPending, r.next_attempt_ms, note);
+      if (!s.ok() && logger_) logger_->Error("propagation.release_failed", {{"system", r.system}, {"outbox_id", r.id}});
+    }
+  }
+  std::lock_guard<std::mutex> lock(lane.mu);
+  for (const OutboxRow& r : rows) lane.busy.erase(r.id);
+}
+
+Result<size_t> Dispatcher::RunOnce(const std::string& system) {
+  if (started_.load()) return Status::FailedPrecondition("RunOnce while the dispatcher runs");
+  auto it = lanes_.find(system);
+  if (it == lanes_.end()) return Status::NotFound("no dispatch target " + system);
+  Lane& lane = *it->second;
+  if (!lane.target.adapter) return size_t{0};
+  size_t attempts = 0;
+  for (int round = 0; round < 100000; ++round) {
+    Result<std::vector<OutboxRow>> rows = outbox_.Eligible(system, clock_.NowMillis(), ClaimBatch(lane), {});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) break;
+    std::vector<int64_t> pending;
+    for (const OutboxRow& r : *rows) {
+      if (r.state == RowState::kPending) pending.push_back(r.id);
+    }
+    Result<std::vector<int64_t>> claimed = outbox_.Claim(pending);
+    if (!claimed.ok()) return claimed.status();
+    std::set<int64_t> got(claimed->begin(), claimed->end());
+    for (OutboxRow& r : *rows) {
+      if (r.state == RowState::kPending) {
+        if (!got.count(r.id)) continue;
+        r.state = RowState::kInFlight;
+      }
+      Attempt(lane, std::move(r));
+      ++attempts;
+    }
+  }
+  return attempts;
+}
+
+adapters::Request Dispatcher::BuildRequest(const Lane& lane, const OutboxRow& row,
+                                           const std::vector<domain::NormalizedIdentifier>& ids) const {
+  adapters::Request req;
+  req.op = row.kind == service::ChangeKind::kErasure ? adapters::Operation::kErase : adapters::Operation::kSetConsent;
+  req.purpose = row.purpose;
+  req.granted = row.decision == domain::Decision::kGranted;
+  req.occurred_at_ms = row.occurred_at_ms;
+  req.idempotency_key = row.idempotency_key;
+  if (row.kind == service::ChangeKind::kConsent) {
+    std::shared_ptr<const policies::PolicySet> policy = policy_ ? policy_() : nullptr;
+    const policies::Purpose* p = policy ? policy->FindPurpose(row.purpose) : nullptr;
+    if (p != nullptr) req.channel = std::string(policies::ChannelName(p->channel));
+  }
+  // The system's own id for the customer: the identifier of its kind (and
+  // of this instance, for kinds qualified by shop or audience).
+  const policies::System& sys = lane.target.system;
+  std::optional<domain::IdentifierType> own;
+  std::string qualifier;
+  switch (sys.kind) {
+    case policies::SystemKind::kShopify:
+      own = domain::IdentifierType::kShopifyCustomer;
+      if (const auto* o = std::get_if<policies::ShopifyOptions>(&sys.options)) qualifier = o->shop_domain;
+      break;
+    case policies::SystemKind::kWooCommerce: own = domain::IdentifierType::kWooCommerceCustomer; break;
+    case policies::SystemKind::kHubSpot: own = domain::IdentifierType::kHubSpotContact; break;
+    case policies::SystemKind::kSalesforce: {
+      own = domain::IdentifierType::kSalesforceContact;
+      const auto* o = std::get_if<policies::SalesforceOptions>(&sys.options);
+      if (o && o->object == "Lead") own = domain::IdentifierType::kSalesforceLead;
+      break;
+    }
+    case policies::SystemKind::kKlaviyo: own = domain::IdentifierType::kKlaviyoProfile; break;
+    case policies::SystemKind::kMailchimp:
+      own = domain::IdentifierType::kMailchimpMember;
+      if (const auto* o = std::get_if<policies::MailchimpOptions>(&sys.options)) qualifier = o->list_id;
+      break;
+    case policies::SystemKind::kWebhook: break;
+  }
+  for (const domain::NormalizedIdentifier& id : ids) {
+    const domain::IdentifierType t = id.kind.type();
+    if (t == domain::IdentifierType::kEmail && req.customer.email.empty()) {
+      req.customer.email = id.value;
+    } else if (t == domain::IdentifierType::kPhone && req.customer.phone.empty()) {
+      req.customer.phone = id.value;
+    } else if (own && t == *own && req.customer.system_id.empty() &&
+               (qualifier.empty() || id.qualifier.empty() || id.qualifier == qualifier)) {
+      req.customer.system_id = id.value;
+    }
+  }
+  return req;
+}
+
+void Dispatcher::Attempt(Lane& lane, OutboxRow row) {
+  adapters::Adapter& adapter = *lane.target.adapter;
+  const RowState from = row.state;  // in_flight (claimed) or accepted (a confirm poll)
+  const bool confirming = from == RowState::kAccepted;
+  const RowState back = confirming ? RowState::kAccepted : RowState::kPending;
+  int64_t now = clock_.NowMillis();
+
+  if (now - row.created_ms > options_.max_age_ms) {
+    AttemptNote note{row.last_status, row.last_code.empty() ? "max_age" : row.last_code, row.reference};
+    return FinishRow(lane, row, from, DeliveryResult::kFailed, note);
+  }
+  Result<std::vector<domain::NormalizedIdentifier>> ids = customers_(row.sid);
+  if (!ids.ok()) {
+    if (ids.status().code() == StatusCode::kNotFound) {
+      // Shredded: nothing personal is left to deliver with, by design.
+      return FinishRow(lane, row, from, DeliveryResult::kFailed, AttemptNote{0, "subject_shredded", row.reference});
+    }
+    ++row.attempts;
+    AttemptNote note{0, "vault_error", row.reference};
+    return RescheduleRow(lane, row, from, back,
+                         now + BackoffDelay(options_.backoff, row.attempts, uniform_(), std::nullopt), note);
+  }
+  const adapters::Request req = BuildRequest(lane, row, *ids);
+
+  auto call = [&] { return confirming ? adapter.Confirm(req, row.reference) : adapter.Deliver(req); };
+  Outcome out = call();
+  if (confirming) {
+    ++row.polls;
+  } else {
+    ++row.attempts;
+  }
+  if (out.cls == OutcomeClass::kReauthenticate) {
+    if (adapter.Reauthenticate()) {
+      out = call();
+      if (out.cls == OutcomeClass::kReauthenticate) out = AuthFailed(out);
+    } else {
+      out = AuthFailed(out);
+    }
+  }
+  now = clock_.NowMillis();
+  if (metrics_) {
+    metrics_
+        ->GetCounter("consentd_propagation_attempts_total", "Delivery attempts and confirm polls by outcome class",
+                     {{"system", row.system}, {"class", std::string(adapters::OutcomeClassName(out.cls))}})
+        .Add();
+  }
+  AttemptNote note{out.http_status, out.code.empty() ? std::string(adapters::OutcomeClassName(out.cls)) : out.code,
+                   out.reference.empty() ? row.reference : out.reference};
+  auto observe_ack = [&] {
+    if (row.acked_ms == 0) {
+      row.acked_ms = now;
+      if (lane.lag) lane.lag->Observe(static_cast<double>(now - row.created_ms) / 1000.0);
+    }
+  };
+  switch (out.cls) {
+    case OutcomeClass::kDone:
+      observe_ack();
+      return FinishRow(lane, row, from, DeliveryResult::kConfirmed, note);
+    case OutcomeClass::kAlreadyDone:
+      observe_ack();
+      return FinishRow(lane, row, from, DeliveryResult::kAlreadyDone, note);
+    case OutcomeClass::kAccepted: {
+      observe_ack();
+      if (now - row.created_ms > options_.max_age_ms) return FinishRow(lane, row, from, DeliveryResult::kFailed, note);
+      row.reference = SanitizeReference(note.reference);
+      const int64_t delay = BackoffDelay(options_.confirm_backoff, std::max(row.polls, 1), 0.5 + uniform_() / 2, out.retry_after_ms);
+      return RescheduleRow(lane, row, from, RowState::kAccepted, now + delay, note);
+    }
+    case OutcomeClass::kRetry: {
+      if (out.retry_after_ms && lane.target.bucket) lane.target.bucket->PauseUntil(now + *out.retry_after_ms);
+      const bool out_of_attempts = !confirming && row.attempts >= options_.max_attempts;
+      const int64_t delay = BackoffDelay(confirming ? options_.confirm_backoff : options_.backoff,
+                                         confirming ? std::max(row.polls, 1) : row.attempts, uniform_(),
+                                         out.retry_after_ms);
+      if (out_of_attempts || now + delay - row.created_ms > options_.max_age_ms) {
+        return FinishRow(lane, row, from, DeliveryResult::kFailed, note);
+      }
+      return RescheduleRow(lane, row, from, back, now + delay, note);
+    }
+    case OutcomeClass::kReauthenticate:  // handled above; never reaches here
+    case OutcomeClass::kPermanent:
+      return FinishRow(lane, row, from, DeliveryResult::kFailed, note);
+  }
+}
+
+void Dispatcher::FinishRow(Lane& lane, const OutboxRow& row, RowState from, DeliveryResult result,
+                           const AttemptNote& note) {
+  Result<service::DeliveryOutcome> out = outbox_.Finish(row, from, result, note);
+  if (!out.ok()) {
+    if (logger_) {
+      logger_->Error("propagation.finish_failed",
+                     {{"system", row.system}, {"outbox_id", row.id}, {"error", out.status().ToString()}});
+    }
+    // The row stays open (in_flight rows go back to pending at the next
+    // start; an accepted row is polled again): at least once.
+    if (from == RowState::kInFlight && out.status().code() != StatusCode::kFailedPrecondition) {
+      Status s = outbox_.Reschedule(row, RowState::kInFlight, RowState::kPending,
+                                    clock_.NowMillis() + options_.backoff.base_ms, note);
+      (void)s;  // logged above; the next start resets it otherwise
+    }
+    return;
+  }
+  if (metrics_) {
+    metrics_
+        ->GetCounter("consentd_propagation_outcomes_total", "Final delivery outcomes (ledger entries) by result",
+                     {{"system", row.system}, {"result", std::string(DeliveryResultName(result))}})
+        .Add();
+  }
+  if (result == DeliveryResult::kFailed && logger_) {
+    logger_->Warn("propagation.dead_letter", {{"system", row.system},
+                                              {"outbox_id", row.id},
+                                              {"code", out->detail},
+                                              {"http_status", note.http_status},
+                                              {"attempts", row.attempts},
+                                              {"outcome_seq", out->outcome_seq}});
+  }
+  (void)lane;
+}
+
+void Dispatcher::RescheduleRow(Lane& lane, const OutboxRow& row, RowState from, RowState to, int64_t next_ms,
+                               const AttemptNote& note) {
+  Status s = outbox_.Reschedule(row, from, to, next_ms, note);
+  if (!s.ok() && logger_) {
+    logger_->Error("propagation.reschedule_failed",
+                   {{"system", row.system}, {"outbox_id", row.id}, {"error", s.ToString()}});
+  }
+  (void)lane;
+}
+
+std::vector<SystemStatus> Dispatcher::CachedSystems() {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  const int64_t now = clock_.NowMillis();
+  if (cache_time_ms_ < 0 || now - cache_time_ms_ >= 1000 || now < cache_time_ms_) {
+    Result<std::vector<SystemStatus>> all = outbox_.Systems();
+    if (all.ok()) {
+      cache_ = std::move(*all);
+      cache_time_ms_ = now;
+    }
+  }
+  return cache_;
+}
+
+void Dispatcher::RegisterMetrics(Lane& lane) {
+  if (!metrics_) return;
+  const std::string id = lane.target.system.id;
+  const obs::Labels labels = {{"system", id}};
+  lane.lag = &metrics_->GetHistogram("consentd_propagation_delivery_lag_seconds",
+                                     "From the commit of a change to the system's 2xx", LagBuckets(), labels);
+  lane.rate_limit_waits = &metrics_->GetCounter(
+      "consentd_propagation_rate_limit_waits_total", "Requests that waited for the system's rate limit", labels);
+  if (lane.target.bucket) lane.target.bucket->SetWaitCounter(lane.rate_limit_waits);
+  auto field = [this, id](auto get) {
+    return [this, id, get] {
+      for (const SystemStatus& s : CachedSystems()) {
+        if (s.system == id) return get(s);
+      }
+      return 0.0;
+    };
+  };
+  metrics_->AddGaugeFunction("consentd_propagation_queue_depth", "Open outbox rows (pending, in flight, accepted)",
+                             field([](const SystemStatus& s) { return static_cast<double>(s.queue_depth); }), labels);
+  metrics_->AddGaugeFunction("consentd_propagation_oldest_pending_age_seconds", "Age of the oldest open outbox row",
+                             field([this](const SystemStatus& s) {
+                               if (s.oldest_pending_created_ms == 0) return 0.0;
+                               return static_cast<double>(clock_.NowMillis() - s.oldest_pending_created_ms) / 1000.0;
+                             }),
+                             labels);
+  metrics_->AddGaugeFunction("consentd_propagation_dead_letters", "Outbox rows in the dead state",
+                             field([](const SystemStatus& s) { return static_cast<double>(s.dead); }), labels);
+  metrics_->AddGaugeFunction("consentd_propagation_paused", "1 while deliveries to the system are paused",
+                             field([](const SystemStatus& s) { return s.paused ? 1.0 : 0.0; }), labels);
+  metrics_->AddGaugeFunction("consentd_propagation_available", "1 when the system's adapter could be built",
+                             [available = lane.target.adapter != nullptr] { return available ? 1.0 : 0.0; }, labels);
+}
+
+}  // namespace consentd::propagation

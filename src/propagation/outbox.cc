@@ -1,0 +1,531 @@
+#include "src/propagation/outbox.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace consentd::propagation {
+namespace {
+
+using vault::Stmt;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS outbox(
+  id INTEGER PRIMARY KEY,
+  system TEXT NOT NULL,
+  sid BLOB NOT NULL,
+  kind TEXT NOT NULL,
+  cause_seq INTEGER NOT NULL,
+  purpose TEXT NOT NULL DEFAULT '',
+  decision INTEGER NOT NULL DEFAULT 0,
+  occurred_at_ms INTEGER NOT NULL DEFAULT 0,
+  request_id TEXT NOT NULL DEFAULT '',
+  idempotency_key TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  polls INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  acked_ms INTEGER NOT NULL DEFAULT 0,
+  last_status INTEGER NOT NULL DEFAULT 0,
+  last_code TEXT NOT NULL DEFAULT '',
+  reference TEXT NOT NULL DEFAULT '',
+  result TEXT NOT NULL DEFAULT '',
+  outcome_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS outbox_cause ON outbox(cause_seq, system);
+CREATE INDEX IF NOT EXISTS outbox_open ON outbox(system, id)
+  WHERE state IN ('pending', 'in_flight', 'accepted');
+CREATE INDEX IF NOT EXISTS outbox_open_subject ON outbox(system, sid, id)
+  WHERE state IN ('pending', 'in_flight', 'accepted');
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, system, id);
+CREATE TABLE IF NOT EXISTS propagation_systems(
+  system TEXT PRIMARY KEY,
+  paused INTEGER NOT NULL DEFAULT 0,
+  paused_ms INTEGER NOT NULL DEFAULT 0,
+  updated_ms INTEGER NOT NULL
+);
+)sql";
+
+constexpr const char* kColumns =
+    "id, system, sid, kind, cause_seq, purpose, decision, occurred_at_ms, request_id, idempotency_key, state, "
+    "attempts, polls, next_attempt_ms, created_ms, updated_ms, acked_ms, last_status, last_code, reference, result, "
+    "outcome_seq";
+
+Result<OutboxRow> RowFrom(const Stmt& s) {
+  OutboxRow r;
+  r.id = s.Int(0);
+  r.system = s.Text(1);
+  Result<domain::Sid> sid = domain::Sid::FromBytes(AsBytes(s.Blob(2)));
+  if (!sid.ok()) return Status::Corruption("outbox row " + std::to_string(r.id) + ": bad sid");
+  r.sid = *sid;
+  std::optional<service::ChangeKind> kind = ParseChangeKind(s.Text(3));
+  if (!kind) return Status::Corruption("outbox row " + std::to_string(r.id) + ": bad kind");
+  r.kind = *kind;
+  r.cause_seq = static_cast<uint64_t>(s.Int(4));
+  r.purpose = s.Text(5);
+  r.decision = s.Int(6) ? domain::Decision::kGranted : domain::Decision::kWithdrawn;
+  r.occurred_at_ms = s.Int(7);
+  r.request_id = s.Text(8);
+  r.idempotency_key = s.Text(9);
+  std::optional<RowState> state = ParseRowState(s.Text(10));
+  if (!state) return Status::Corruption("outbox row " + std::to_string(r.id) + ": bad state");
+  r.state = *state;
+  r.attempts = static_cast<int32_t>(s.Int(11));
+  r.polls = static_cast<int32_t>(s.Int(12));
+  r.next_attempt_ms = s.Int(13);
+  r.created_ms = s.Int(14);
+  r.updated_ms = s.Int(15);
+  r.acked_ms = s.Int(16);
+  r.last_status = static_cast<int32_t>(s.Int(17));
+  r.last_code = s.Text(18);
+  r.reference = s.Text(19);
+  r.result = s.Text(20);
+  r.outcome_seq = static_cast<uint64_t>(s.Int(21));
+  return r;
+}
+
+// True when a later consent row of the same subject, system and purpose
+// exists (not discarded): replaying `row` would deliver an older decision
+// after a newer one.
+Result<bool> Superseded(sqlite3* db, const OutboxRow& row) {
+  if (row.kind != service::ChangeKind::kConsent) return false;
+  Result<Stmt> q = Stmt::Prepare(db,
+                                 "SELECT 1 FROM outbox WHERE system = ? AND sid = ? AND kind = 'consent' AND purpose = ?"
+                                 " AND id > ? AND state != 'discarded' LIMIT 1");
+  if (!q.ok()) return q.status();
+  q->BindText(1, row.system).Bind(2, row.sid.bytes()).BindText(3, row.purpose).Bind(4, row.id);
+  Result<bool> found = q->Step();
+  if (!found.ok()) return found.status();
+  return *found;
+}
+
+Status ReplayRow(sqlite3* db, const OutboxRow& row, int64_t now) {
+  Result<Stmt> u = Stmt::Prepare(db,
+                                 "UPDATE outbox SET state = 'pending', attempts = 0, polls = 0, next_attempt_ms = ?,"
+                                 " updated_ms = ?, result = '', outcome_seq = 0 WHERE id = ? AND state = 'dead'");
+  if (!u.ok()) return u.status();
+  u->Bind(1, now).Bind(2, now).Bind(3, row.id);
+  Status s = u->Run();
+  if (!s.ok()) return s;
+  if (u->Changes() != 1) return Status::FailedPrecondition("outbox row " + std::to_string(row.id) + " is not dead");
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string OutcomePayload(const OutboxRow& row, service::DeliveryResult result, const AttemptNote& note) {
+  nlohmann::json j = nlohmann::json::object();
+  j["outbox_id"] = row.id;
+  j["system"] = row.system;
+  j["op"] = std::string(OperationName(row.kind));
+  j["result"] = std::string(DeliveryResultName(result));
+  j["cause_seq"] = row.cause_seq;
+  j["sid"] = row.sid.ToHex();
+  if (row.kind == service::ChangeKind::kConsent) {
+    j["purpose"] = row.purpose;
+    j["decision"] = row.decision == domain::Decision::kGranted ? "granted" : "withdrawn";
+  }
+  if (!row.request_id.empty()) j["request"] = row.request_id;
+  std::string ref = SanitizeReference(note.reference.empty() ? row.reference : note.reference);
+  if (!ref.empty()) j["reference"] = ref;
+  j["code"] = SanitizeCode(note.code);
+  if (note.http_status > 0) j["http_status"] = note.http_status;
+  j["attempts"] = row.attempts;
+  return j.dump();
+}
+
+Status Outbox::EnsureSchema(sqlite3* db) { return vault::Exec(db, kSchema); }
+
+Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& db_path, vault::LedgerWriter& writer, PolicyFn policy,
+                                             const Clock& clock) {
+  Result<std::unique_ptr<vault::Database>> db = vault::Database::Open(db_path);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<Outbox>(new Outbox(std::move(*db), writer, std::move(policy), clock));
+}
+
+Status Outbox::Enqueue(sqlite3* db, const service::Change& change) {
+  if (change.sid.IsZero()) return Status::InvalidArgument("fan-out: no subject");
+  if (change.kind == service::ChangeKind::kConsent && change.purpose.empty()) {
+    return Status::InvalidArgument("fan-out: consent change without a purpose");
+  }
+  std::shared_ptr<const policies::PolicySet> policy = policy_ ? policy_() : nullptr;
+  if (!policy) return Status::Ok();
+  std::vector<const policies::System*> targets;
+  for (const auto& [id, system] : policy->systems) {
+    if (change.kind == service::ChangeKind::kConsent) {
+      if (!system.Receives(change.purpose) || id == change.origin_system) continue;
+    }
+    targets.push_back(&system);
+  }
+  if (targets.empty()) return Status::Ok();
+  Result<Stmt> ins = Stmt::Prepare(
+      db,
+      "INSERT INTO outbox(system, sid, kind, cause_seq, purpose, decision, occurred_at_ms, request_id,"
+      " idempotency_key, state, next_attempt_ms, created_ms, updated_ms)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(cause_seq, system) DO NOTHING");
+  if (!ins.ok()) return ins.status();
+  const int64_t now = clock_.NowMillis();
+  for (const policies::System* system : targets) {
+    ins->BindText(1, system->id)
+        .Bind(2, change.sid.bytes())
+        .BindText(3, ChangeKindName(change.kind))
+        .Bind(4, static_cast<int64_t>(change.seq))
+        .BindText(5, change.kind == service::ChangeKind::kConsent ? change.purpose : "")
+        .Bind(6, change.decision == domain::Decision::kGranted ? 1 : 0)
+        .Bind(7, change.occurred_at_ms)
+        .BindText(8, change.request_id)
+        .BindText(9, IdempotencyKey(change.seq, system->id))
+        .Bind(10, now)
+        .Bind(11, now)
+        .Bind(12, now);
+    Status s = ins->Run();
+    ins->Reset();
+    if (!s.ok()) return s.WithContext("outbox insert");
+  }
+  if (observer_) observer_();
+  return Status::Ok();
+}
+
+Result<std::vector<OutboxRow>> Outbox::Query(const std::string& sql, const std::function<void(Stmt&)>& bind) {
+  auto lock = db_->Lock();
+  Result<Stmt> q = Stmt::Prepare(db_->handle(), sql);
+  if (!q.ok()) return q.status();
+  bind(*q);
+  std::vector<OutboxRow> out;
+  for (;;) {
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    Result<OutboxRow> r = RowFrom(*q);
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+Result<OutboxRow> Outbox::Get(int64_t id) {
+  Result<std::vector<OutboxRow>> rows =
+      Query(std::string("SELECT ") + kColumns + " FROM outbox WHERE id = ?", [id](Stmt& s) { s.Bind(1, id); });
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return Status::NotFound("no outbox row " + std::to_string(id));
+  return std::move(rows->front());
+}
+
+Result<std::vector<OutboxRow>> Outbox::List(const ListFilter& f) {
+  std::string sql = std::string("SELECT ") + kColumns + " FROM outbox WHERE id > ?";
+  if (f.state) sql += " AND state = ?";
+  if (!f.system.empty()) sql += " AND system = ?";
+  sql += " ORDER BY id LIMIT ?";
+  return Query(sql, [&f](Stmt& s) {
+    int i = 1;
+    s.Bind(i++, f.after_id);
+    if (f.state) s.BindText(i++, RowStateName(*f.state));
+    if (!f.system.empty()) s.BindText(i++, f.system);
+    s.Bind(i++, static_cast<int64_t>(f.limit));
+  });
+}
+
+Result<bool> Outbox::IsPaused(const std::string& system) {
+  auto lock = db_->Lock();
+  Result<Stmt> q = db_->Cached("SELECT paused FROM propagation_systems WHERE system = ?");
+  if (!q.ok()) return q.status();
+  q->BindText(1, system);
+  Result<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  return *row && q->Int(0) != 0;
+}
+
+Result<std::vector<OutboxRow>> Outbox::Eligible(const std::string& system, int64_t now_ms, size_t limit,
+                                                const std::set<int64_t>& busy) {
+  Result<bool> paused = IsPaused(system);
+  if (!paused.ok()) return paused.status();
+  if (*paused || limit == 0) return std::vector<OutboxRow>();
+  // The first state term matches the partial indexes; the NOT EXISTS keeps
+  // per-subject order: only a subject's oldest open row is ever eligible.
+  Result<std::vector<OutboxRow>> rows = Query(
+      std::string("SELECT ") + kColumns +
+          " FROM outbox o WHERE o.system = ?1 AND o.state IN ('pending', 'in_flight', 'accepted')"
+          " AND o.state != 'in_flight' AND o.next_attempt_ms <= ?2"
+          " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.system = ?1 AND p.sid = o.sid AND p.id < o.id"
+          " AND p.state IN ('pending', 'in_flight', 'accepted'))"
+          " ORDER BY o.id LIMIT ?3",
+      [&](Stmt& s) {
+        s.BindText(1, system).Bind(2, now_ms).Bind(3, static_cast<int64_t>(limit + busy.size()));
+      });
+  if (!rows.ok()) return rows.status();
+  std::vector<OutboxRow> out;
+  for (OutboxRow& r : *rows) {
+    if (busy.count(r.id) || out.size() >= limit) continue;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::optional<int64_t>> Outbox::NextDue(const std::string& system) {
+  auto lock = db_->Lock();
+  Result<Stmt> q = db_->Cached(
+      "SELECT MIN(next_attempt_ms) FROM outbox WHERE system = ? AND state IN ('pending', 'in_flight', 'accepted')"
+      " AND state != 'in_flight'");
+  if (!q.ok()) return q.status();
+  q->BindText(1, system);
+  Result<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  if (!*row || q->IsNull(0)) return std::optional<int64_t>();
+  return std::optional<int64_t>(q->Int(0));
+}
+
+Result<std::vector<SystemStatus>> Outbox::Systems() {
+  std::map<std::string, SystemStatus> by_id;
+  std::shared_ptr<const policies::PolicySet> policy = policy_ ? policy_() : nullptr;
+  if (policy) {
+    for (const auto& [id, s] : policy->systems) by_id[id].system = id;
+  }
+  auto lock = db_->Lock();
+  auto scan = [&](const char* sql, const std::function<void(Stmt&, SystemStatus&)>& fn) -> Status {
+    Result<Stmt> q = db_->Cached(sql);
+    if (!q.ok()) return q.status();
+    for (;;) {
+      Result<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      SystemStatus& st = by_id[q->Text(0)];
+      st.system = q->Text(0);
+      fn(*q, st);
+    }
+    return Status::Ok();
+  };
+  Status s = scan("SELECT system, paused, paused_ms FROM propagation_systems", [](Stmt& q, SystemStatus& st) {
+    st.paused = q.Int(1) != 0;
+    st.paused_ms = st.paused ? q.Int(2) : 0;
+  });
+  if (!s.ok()) return s;
+  s = scan(
+      "SELECT system, COUNT(*), MIN(created_ms) FROM outbox WHERE state IN ('pending', 'in_flight', 'accepted')"
+      " GROUP BY system",
+      [](Stmt& q, SystemStatus& st) {
+        st.queue_depth = q.Int(1);
+        st.oldest_pending_created_ms = q.Int(2);
+      });
+  if (!s.ok()) return s;
+  s = scan("SELECT system, COUNT(*) FROM outbox WHERE state = 'dead' GROUP BY system",
+           [](Stmt& q, SystemStatus& st) { st.dead = q.Int(1); });
+  if (!s.ok()) return s;
+  std::vector<SystemStatus> out;
+  for (auto& [id, st] : by_id) out.push_back(std::move(st));
+  return out;
+}
+
+Result<SystemStatus> Outbox::StatusOf(const std::string& system) {
+  Result<std::vector<SystemStatus>> all = Systems();
+  if (!all.ok()) return all.status();
+  for (SystemStatus& st : *all) {
+    if (st.system == system) return std::move(st);
+  }
+  return Status::NotFound("unknown system");
+}
+
+Result<std::vector<int64_t>> Outbox::Claim(const std::vector<int64_t>& ids) {
+  std::vector<int64_t> claimed;
+  if (ids.empty()) return claimed;
+  const int64_t now = clock_.NowMillis();
+  Status s = writer_.Write({}, [&](sqlite3* db, auto) -> Status {
+    claimed.clear();
+    Result<Stmt> u =
+        Stmt::Prepare(db, "UPDATE outbox SET state = 'in_flight', updated_ms = ? WHERE id = ? AND state = 'pending'");
+    if (!u.ok()) return u.status();
+    for (int64_t id : ids) {
+      u->Bind(1, now).Bind(2, id);
+      Status rs = u->Run();
+      int changes = u->Changes();
+      u->Reset();
+      if (!rs.ok()) return rs;
+      if (changes == 1) claimed.push_back(id);
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s.WithContext("outbox claim");
+  return claimed;
+}
+
+Result<int64_t> Outbox::ResetInFlight() {
+  int64_t n = 0;
+  const int64_t now = clock_.NowMillis();
+  Status s = writer_.Write({}, [&](sqlite3* db, auto) -> Status {
+    Result<Stmt> u = Stmt::Prepare(
+        db, "UPDATE outbox SET state = 'pending', next_attempt_ms = ?, updated_ms = ? WHERE state = 'in_flight'");
+    if (!u.ok()) return u.status();
+    u->Bind(1, now).Bind(2, now);
+    Status rs = u->Run();
+    if (!rs.ok()) return rs;
+    n = u->Changes();
+    return Status::Ok();
+  });
+  if (!s.ok()) return s.WithContext("outbox reset in_flight");
+  return n;
+}
+
+Status Outbox::Reschedule(const OutboxRow& row, RowState from, RowState to, int64_t next_attempt_ms,
+                          const AttemptNote& note) {
+  if (IsFinal(to) || to == RowState::kInFlight) return Status::Internal("Reschedule to a final or in_flight state");
+  const int64_t now = clock_.NowMillis();
+  return writer_.Write({}, [&](sqlite3* db, auto) -> Status {
+    Result<Stmt> u = Stmt::Prepare(db,
+                                   "UPDATE outbox SET state = ?, attempts = ?, polls = ?, next_attempt_ms = ?,"
+                                   " updated_ms = ?, acked_ms = ?, last_status = ?, last_code = ?, reference = ?"
+                                   " WHERE id = ? AND state = ?");
+    if (!u.ok()) return u.status();
+    u->BindText(1, RowStateName(to))
+        .Bind(2, row.attempts)
+        .Bind(3, row.polls)
+        .Bind(4, next_attempt_ms)
+        .Bind(5, now)
+        .Bind(6, row.acked_ms)
+        .Bind(7, note.http_status)
+        .BindText(8, SanitizeCode(note.code))
+        .BindText(9, SanitizeReference(note.reference.empty() ? row.reference : note.reference))
+        .Bind(10, row.id)
+        .BindText(11, RowStateName(from));
+    Status s = u->Run();
+    if (!s.ok()) return s;
+    if (u->Changes() != 1) {
+      return Status::FailedPrecondition("outbox row " + std::to_string(row.id) + " is no longer " +
+                                        std::string(RowStateName(from)));
+    }
+    return Status::Ok();
+  });
+}
+
+Result<service::DeliveryOutcome> Outbox::Finish(const OutboxRow& row, RowState from, service::DeliveryResult result,
+                                                const AttemptNote& note) {
+  const int64_t now = clock_.NowMillis();
+  const RowState to = result == service::DeliveryResult::kFailed      ? RowState::kDead
+                      : result == service::DeliveryResult::kDiscarded ? RowState::kDiscarded
+                                                                      : RowState::kDone;
+  const bool acked = result == service::DeliveryResult::kConfirmed || result == service::DeliveryResult::kAlreadyDone;
+  service::DeliveryOutcome outcome;
+  outcome.outbox_id = static_cast<uint64_t>(row.id);
+  outcome.system = row.system;
+  outcome.kind = row.kind;
+  outcome.sid = row.sid;
+  outcome.cause_seq = row.cause_seq;
+  outcome.request_id = row.request_id;
+  outcome.result = result;
+  outcome.reference = SanitizeReference(note.reference.empty() ? row.reference : note.reference);
+  outcome.detail = SanitizeCode(note.code);
+  outcome.time_ms = now;
+  service::DeliveryListener* listener = listener_.load();
+  std::vector<ledger::NewEntry> entries = {{"delivery.outcome", OutcomePayload(row, result, note)}};
+  Status s = writer_.Write(std::move(entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) -> Status {
+    if (appended.size() != 1) return Status::Internal("delivery.outcome: expected one appended entry");
+    outcome.outcome_seq = appended[0].seq;
+    Result<Stmt> u = Stmt::Prepare(db,
+                                   "UPDATE outbox SET state = ?, attempts = ?, polls = ?, updated_ms = ?, acked_ms = ?,"
+                                   " last_status = ?, last_code = ?, reference = ?, result = ?, outcome_seq = ?"
+                                   " WHERE id = ? AND state = ?");
+    if (!u.ok()) return u.status();
+    u->BindText(1, RowStateName(to))
+        .Bind(2, row.attempts)
+        .Bind(3, row.polls)
+        .Bind(4, now)
+        .Bind(5, acked && row.acked_ms == 0 ? now : row.acked_ms)
+        .Bind(6, note.http_status)
+        .BindText(7, outcome.detail)
+        .BindText(8, outcome.reference)
+        .BindText(9, DeliveryResultName(result))
+        .Bind(10, static_cast<int64_t>(outcome.outcome_seq))
+        .Bind(11, row.id)
+        .BindText(12, RowStateName(from));
+    Status us = u->Run();
+    if (!us.ok()) return us;
+    if (u->Changes() != 1) {
+      return Status::FailedPrecondition("outbox row " + std::to_string(row.id) + " is no longer " +
+                                        std::string(RowStateName(from)));
+    }
+    if (listener != nullptr) return listener->OnDeliveryOutcome(db, outcome);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return outcome;
+}
+
+Status Outbox::Replay(int64_t id) {
+  Result<OutboxRow> row = Get(id);
+  if (!row.ok()) return row.status();
+  if (row->state != RowState::kDead) {
+    return Status::FailedPrecondition("outbox row " + std::to_string(id) + " is " +
+                                      std::string(RowStateName(row->state)) + ", not dead");
+  }
+  const int64_t now = clock_.NowMillis();
+  return writer_.Write({}, [&](sqlite3* db, auto) -> Status {
+    Result<bool> sup = Superseded(db, *row);
+    if (!sup.ok()) return sup.status();
+    if (*sup) {
+      return Status::FailedPrecondition("outbox row " + std::to_string(id) +
+                                        " is superseded by a later change of the same purpose; discard it instead");
+    }
+    return ReplayRow(db, *row, now);
+  });
+}
+
+Result<int64_t> Outbox::ReplayDead(const std::string& system) {
+  ListFilter f;
+  f.state = RowState::kDead;
+  f.system = system;
+  f.limit = 1000;
+  int64_t replayed = 0;
+  for (;;) {
+    Result<std::vector<OutboxRow>> rows = List(f);
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) break;
+    f.after_id = rows->back().id;
+    const int64_t now = clock_.NowMillis();
+    int64_t n = 0;
+    Status s = writer_.Write({}, [&](sqlite3* db, auto) -> Status {
+      n = 0;
+      for (const OutboxRow& r : *rows) {
+        Result<bool> sup = Superseded(db, r);
+        if (!sup.ok()) return sup.status();
+        if (*sup) continue;
+        Status rs = ReplayRow(db, r, now);
+        if (rs.code() == StatusCode::kFailedPrecondition) continue;  // changed meanwhile
+        if (!rs.ok()) return rs;
+        ++n;
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    replayed += n;
+  }
+  return replayed;
+}
+
+Result<service::DeliveryOutcome> Outbox::Discard(int64_t id) {
+  Result<OutboxRow> row = Get(id);
+  if (!row.ok()) return row.status();
+  if (row->state != RowState::kDead) {
+    return Status::FailedPrecondition("outbox row " + std::to_string(id) + " is " +
+                                      std::string(RowStateName(row->state)) + ", not dead");
+  }
+  AttemptNote note{row->last_status, "discarded", row->reference};
+  return Finish(*row, RowState::kDead, service::DeliveryResult::kDiscarded, note);
+}
+
+Status Outbox::SetPaused(const std::string& system, bool paused) {
+  std::shared_ptr<const policies::PolicySet> policy = policy_ ? policy_() : nullptr;
+  if (!policy || policy->FindSystem(system) == nullptr) return Status::NotFound("no such system in the policy");
+  const int64_t now = clock_.NowMillis();
+  return writer_.Write({}, [&](sqlite3* db, auto) -> Status {
+    Result<Stmt> u = Stmt::Prepare(
+        db,
+        "INSERT INTO propagation_systems(system, paused, paused_ms, updated_ms) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(system) DO UPDATE SET paused = excluded.paused,"
+        " paused_ms = CASE WHEN excluded.paused = 1 AND propagation_systems.paused = 1"
+        " THEN propagation_systems.paused_ms ELSE excluded.paused_ms END, updated_ms = excluded.updated_ms");
+    if (!u.ok()) return u.status();
+    u->BindText(1, system).Bind(2, paused ? 1 : 0).Bind(3, paused ? now : 0).Bind(4, now);
+    return u->Run();
+  });
+}
+
+}  // namespace consentd::propagation

@@ -1,0 +1,170 @@
+// Outbox: the transactional outbox of propagation (docs/propagation.md).
+//
+// As a service::FanOut it writes, inside the transaction of the ledger entry
+// that records a change, one `outbox` row per system that must hear of it:
+// a consent change goes to every policy system that receives its purpose
+// (never back to the system that reported it), an erasure to every system.
+// Rows hold pseudonyms, policy keys, codes and references, never personal
+// data.
+//
+// It is also the one place that changes rows afterwards, for the dispatcher
+// (claim, reschedule, finish) and for operators (replay, discard, pause),
+// each change in one durable transaction through the LedgerWriter. A final
+// outcome (done, dead, discarded) is one "delivery.outcome" ledger entry,
+// written with the row's state change and the DeliveryListener's rows in
+// the same transaction. Retries are not ledger entries.
+//
+// Several processes may use one outbox (consentd's dispatcher, consentctl's
+// operator commands): every state change is conditional on the state it
+// expects, so a row changed by another process is never overwritten.
+//
+// Thread-safety: thread-safe.
+#ifndef CONSENTD_PROPAGATION_OUTBOX_H_
+#define CONSENTD_PROPAGATION_OUTBOX_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "policies/policy_set.h"
+#include "src/base/clock.h"
+#include "src/base/result.h"
+#include "src/propagation/outbox_row.h"
+#include "src/service/delivery_listener.h"
+#include "src/service/fan_out.h"
+#include "src/vault/ledger_writer.h"
+#include "src/vault/sqlite_database.h"
+
+struct sqlite3;
+
+namespace consentd::propagation {
+
+// The current policy (it may be reloaded).
+using PolicyFn = std::function<std::shared_ptr<const policies::PolicySet>()>;
+
+struct ListFilter {
+  std::optional<RowState> state;
+  std::string system;  // empty: all
+  int64_t after_id = 0;  // rows with id > after_id (paging)
+  size_t limit = 100;
+};
+
+// Per-system figures for operators and metrics.
+struct SystemStatus {
+  std::string system;
+  bool paused = false;
+  int64_t paused_ms = 0;     // when it was paused; 0 when not
+  int64_t queue_depth = 0;   // pending, in_flight and accepted rows
+  int64_t oldest_pending_created_ms = 0;  // 0 when the queue is empty
+  int64_t dead = 0;          // dead letters
+};
+
+// What one attempt observed, for a row's bookkeeping (never personal data).
+struct AttemptNote {
+  int32_t http_status = 0;
+  std::string code;
+  std::string reference;
+};
+
+class Outbox final : public service::FanOut {
+ public:
+  // Creates the tables and indexes if missing (inside a write hook).
+  static Status EnsureSchema(sqlite3* db);
+
+  // Opens a read connection of its own to `db_path` (whose tables must
+  // exist). `writer` and `clock` must outlive the outbox.
+  static Result<std::unique_ptr<Outbox>> Open(const std::string& db_path, vault::LedgerWriter& writer, PolicyFn policy,
+                                              const Clock& clock);
+
+  // Told of every final outcome inside its transaction (erasure tracking).
+  // Set before deliveries start; `listener` must outlive the outbox.
+  void SetListener(service::DeliveryListener* listener) { listener_.store(listener); }
+  // Called (on the writer thread, before the commit) whenever Enqueue wrote
+  // rows, so that a dispatcher can look for them soon. Set before use.
+  void SetEnqueueObserver(std::function<void()> observer) { observer_ = std::move(observer); }
+
+  // service::FanOut.
+  Status Enqueue(sqlite3* db, const service::Change& change) override;
+
+  // ---- reads ----
+  Result<OutboxRow> Get(int64_t id);
+  Result<std::vector<OutboxRow>> List(const ListFilter& filter);
+  // The rows of `system` a dispatcher may attempt now, oldest first, at most
+  // `limit`: pending or accepted, due (next_attempt_ms <= now_ms), not in
+  // `busy`, and with no earlier pending, in_flight or accepted row of the
+  // same subject and system (per-subject order). Nothing while the system
+  // is paused.
+  Result<std::vector<OutboxRow>> Eligible(const std::string& system, int64_t now_ms, size_t limit,
+                                          const std::set<int64_t>& busy);
+  // The earliest next_attempt_ms of the pending and accepted rows of
+  // `system`, or nullopt when it has none.
+  Result<std::optional<int64_t>> NextDue(const std::string& system);
+  Result<SystemStatus> StatusOf(const std::string& system);
+  // The systems of the current policy (and any other system that has rows
+  // or a pause record), by id.
+  Result<std::vector<SystemStatus>> Systems();
+  Result<bool> IsPaused(const std::string& system);
+
+  // ---- dispatcher transitions (one durable transaction each) ----
+  // pending -> in_flight for those of `ids` still pending; returns the ids
+  // that were claimed.
+  Result<std::vector<int64_t>> Claim(const std::vector<int64_t>& ids);
+  // Every in_flight row back to pending (a dispatcher starting after a
+  // crash; deliveries are at least once and carry idempotency keys).
+  // Returns how many rows were reset.
+  Result<int64_t> ResetInFlight();
+  // A non-final step: the row (expected in `from`) becomes `to` (pending or
+  // accepted) with the given counters, due time and note.
+  // kFailedPrecondition when the row is no longer in `from`.
+  Status Reschedule(const OutboxRow& row, RowState from, RowState to, int64_t next_attempt_ms,
+                                const AttemptNote& note);
+  // The final step: the row (expected in `from`) becomes done (kConfirmed,
+  // kAlreadyDone), dead (kFailed) or discarded (kDiscarded), with its
+  // "delivery.outcome" entry and the listener's rows, in one transaction.
+  // Returns the outcome. kFailedPrecondition when the row is no longer in
+  // `from` (nothing is written).
+  Result<service::DeliveryOutcome> Finish(const OutboxRow& row, RowState from, service::DeliveryResult result,
+                                          const AttemptNote& note);
+
+  // ---- operators ----
+  // A dead row back to pending with its attempts reset. kNotFound;
+  // kFailedPrecondition unless dead, or when a later consent row of the same
+  // subject, system and purpose exists (replaying would overtake it).
+  Status Replay(int64_t id);
+  // Replays every dead row (of `system`, or all when empty) that Replay
+  // would accept; returns how many.
+  Result<int64_t> ReplayDead(const std::string& system);
+  // A dead row becomes discarded with a "discarded" outcome entry.
+  // kNotFound; kFailedPrecondition unless dead.
+  Result<service::DeliveryOutcome> Discard(int64_t id);
+  // Pauses or resumes deliveries to `system` (a policy system id; kNotFound
+  // otherwise). Idempotent. Rows keep accumulating while paused.
+  Status SetPaused(const std::string& system, bool paused);
+
+ private:
+  Outbox(std::unique_ptr<vault::Database> db, vault::LedgerWriter& writer, PolicyFn policy, const Clock& clock)
+      : db_(std::move(db)), writer_(writer), policy_(std::move(policy)), clock_(clock) {}
+
+  Result<std::vector<OutboxRow>> Query(const std::string& sql, const std::function<void(vault::Stmt&)>& bind);
+
+  std::unique_ptr<vault::Database> db_;
+  vault::LedgerWriter& writer_;
+  PolicyFn policy_;
+  const Clock& clock_;
+  std::atomic<service::DeliveryListener*> listener_{nullptr};
+  std::function<void()> observer_;
+};
+
+// The "delivery.outcome" payload of `outcome` for a row (docs/ledger-format.md):
+// {"outbox_id":N,"system":"..","op":"set_consent"|"erase","result":"..",
+//  "cause_seq":N,"sid":"<hex>"[,"purpose":".."][,"request":".."][,"reference":".."],"code":"..","attempts":N}
+std::string OutcomePayload(const OutboxRow& row, service::DeliveryResult result, const AttemptNote& note);
+
+}  // namespace consentd::propagation
+
+#endif  // CONSENTD_PROPAGATION_OUTBOX_H_

@@ -1,0 +1,149 @@
+// The outbox as FanOut: routing by policy, idempotency keys, atomicity with
+// the cause entry, and what a row may hold.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "src/propagation/outbox.h"
+#include "src/vault/sqlite_database.h"
+#include "tests/propagation/test_env.h"
+
+namespace consentd::propagation {
+namespace {
+
+using testing::PropagationEnv;
+
+std::vector<std::string> SystemsOf(const std::vector<OutboxRow>& rows) {
+  std::vector<std::string> out;
+  for (const OutboxRow& r : rows) out.push_back(r.system);
+  return out;
+}
+
+TEST_CASE("a consent change goes to every system that receives its purpose, never back to its origin") {
+  PropagationEnv env;
+  domain::Sid sid = env.Subject("a@example.com");
+  uint64_t email = env.Consent(sid, "email_marketing", true);
+  CHECK(SystemsOf(env.Rows()) == std::vector<std::string>{"alpha", "beta"});
+  env.Consent(sid, "sms_marketing", false, /*origin=*/"beta");
+  std::vector<OutboxRow> rows = env.Rows();
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[2].system == "gamma");
+  CHECK(rows[2].decision == domain::Decision::kWithdrawn);
+  CHECK(rows[0].cause_seq == email);
+  CHECK(rows[0].state == RowState::kPending);
+  CHECK(rows[0].created_ms == env.clock.NowMillis());
+  CHECK(rows[0].sid == sid);
+}
+
+TEST_CASE("an erasure goes to every configured system, its origin included") {
+  PropagationEnv env;
+  env.Erasure(env.Subject("a@example.com"), "r-1");
+  std::vector<OutboxRow> rows = env.Rows();
+  CHECK(SystemsOf(rows) == std::vector<std::string>{"alpha", "beta", "gamma"});
+  for (const OutboxRow& r : rows) {
+    CHECK(r.kind == service::ChangeKind::kErasure);
+    CHECK(r.request_id == "r-1");
+    CHECK(r.purpose.empty());
+  }
+}
+
+TEST_CASE("idempotency keys are stable per cause entry and system, and fit [A-Za-z0-9_-]{1,64}") {
+  const std::regex shape("[A-Za-z0-9_-]{1,64}");
+  CHECK(IdempotencyKey(7, "alpha") == IdempotencyKey(7, "alpha"));
+  CHECK(IdempotencyKey(7, "alpha") != IdempotencyKey(8, "alpha"));
+  CHECK(IdempotencyKey(7, "alpha") != IdempotencyKey(7, "beta"));
+  CHECK(std::regex_match(IdempotencyKey(18446744073709551615ULL, std::string(64, 'z') + ".x-y_z"), shape));
+  CHECK(IdempotencyKey(7, "alpha").rfind("cd-7-", 0) == 0);
+}
+
+TEST_CASE("codes and references from downstream systems are bounded before they are stored") {
+  CHECK(SanitizeCode("http_503") == "http_503");
+  CHECK(SanitizeCode("") == "unknown");
+  CHECK(SanitizeCode("bad code\"with{json}") == "bad_code_with_json_");
+  CHECK(SanitizeCode(std::string(500, 'a')).size() == 64);
+  CHECK(SanitizeReference("gid://shopify/DataErasureRequest/12") == "gid://shopify/DataErasureRequest/12");
+  CHECK(SanitizeReference("a b").empty());
+  CHECK(SanitizeReference("ada@example.com\n").empty());
+  CHECK(SanitizeReference(std::string(129, 'a')).empty());
+}
+
+TEST_CASE("outbox rows roll back with the cause entry when any part of the transaction fails") {
+  PropagationEnv env;
+  domain::Sid sid = env.Subject("a@example.com");
+  const uint64_t size = env.ledger().Size();
+  SECTION("the caller's hook fails after Enqueue") {
+    Status s = env.writer().Write({{"consent.recorded", R"({"sid":"x"})"}},
+                                  [&](sqlite3* db, std::span<const ledger::AppendedEntry> a) {
+                                    service::Change c;
+                                    c.sid = sid;
+                                    c.seq = a[0].seq;
+                                    c.purpose = "email_marketing";
+                                    Status es = env.outbox().Enqueue(db, c);
+                                    REQUIRE(es.ok());
+                                    return Status::Internal("later step failed");
+                                  });
+    CHECK(!s.ok());
+  }
+  SECTION("Enqueue itself fails (a change without a subject)") {
+    Status s = env.writer().Write({{"consent.recorded", R"({"sid":"x"})"}},
+                                  [&](sqlite3* db, std::span<const ledger::AppendedEntry> a) {
+                                    service::Change c;
+                                    c.seq = a[0].seq;
+                                    c.purpose = "email_marketing";
+                                    return env.outbox().Enqueue(db, c);
+                                  });
+    CHECK(s.code() == StatusCode::kInvalidArgument);
+  }
+  CHECK(env.ledger().Size() == size);
+  CHECK(env.Rows().empty());
+}
+
+TEST_CASE("a change whose purpose no system receives writes no rows") {
+  PropagationEnv env;
+  env.policy->systems.erase("gamma");
+  env.policy->systems.erase("beta");
+  env.Consent(env.Subject("a@example.com"), "sms_marketing", true);
+  CHECK(env.Rows().empty());
+}
+
+TEST_CASE("no outbox column holds an identifier: the database file has no email after enqueueing") {
+  PropagationEnv env;
+  domain::Sid sid = env.Subject("unique-canary-4711@example.com");
+  env.Consent(sid, "email_marketing", true);
+  env.Erasure(sid, "r-2");
+  Result<std::unique_ptr<vault::Database>> db = vault::Database::Open(env.db_path());
+  REQUIRE(db.ok());
+  auto lock = (*db)->Lock();
+  Result<vault::Stmt> q = vault::Stmt::Prepare((*db)->handle(), "SELECT * FROM outbox");
+  REQUIRE(q.ok());
+  int rows = 0;
+  for (;;) {
+    Result<bool> r = q->Step();
+    REQUIRE(r.ok());
+    if (!*r) break;
+    ++rows;
+    for (int c = 0; c < 22; ++c) {
+      if (!q->IsNull(c)) CHECK(q->Text(c).find("canary") == std::string::npos);
+    }
+  }
+  CHECK(rows == 5);
+}
+
+TEST_CASE("system status counts open rows, the oldest open row and dead letters per system") {
+  PropagationEnv env;
+  const int64_t t0 = env.clock.NowMillis();
+  env.Consent(env.Subject("a@example.com"), "email_marketing", true);
+  env.clock.Advance(1000);
+  env.Consent(env.Subject("b@example.com"), "email_marketing", true);
+  Result<std::vector<SystemStatus>> all = env.outbox().Systems();
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 3);
+  CHECK((*all)[0].system == "alpha");
+  CHECK((*all)[0].queue_depth == 2);
+  CHECK((*all)[0].oldest_pending_created_ms == t0);
+  CHECK((*all)[2].system == "gamma");
+  CHECK((*all)[2].queue_depth == 0);
+}
+
+}  // namespace
+}  // namespace consentd::propagation
