@@ -20,6 +20,7 @@
 #include "src/api/admin_routes.h"
 #include "src/app/data_dir.h"
 #include "src/api/consent_routes.h"
+#include "src/api/ledger_routes.h"
 #include "src/api/rebuild_routes.h"
 #include "src/base/clock.h"
 #include "src/http/server.h"
@@ -88,8 +89,15 @@ int Run(const std::string& config_path) {
   service::Runtime& runtime = **rt;
   obs::MetricsRegistry metrics;
 
+  // Witness cosigning; declared before the checkpointer, which calls it.
+  Result<std::unique_ptr<witness::CheckpointPublisher>> publisher = api::StartCheckpointPublisher(runtime, logger);
+  if (!publisher.ok()) {
+    logger.Error("consentd.start_failed", {{"error", publisher.status().ToString()}});
+    return 3;
+  }
   ledger::CheckpointerOptions co;
   co.min_interval = std::chrono::milliseconds(config->checkpoint_interval_ms);
+  co.on_signed = [p = publisher->get()](const ledger::StoredCheckpoint& c) { p->OnSigned(c); };
   co.on_error = [&logger](const Status& e) { logger.Error("checkpoint.failed", {{"error", e.ToString()}}); };
   auto checkpointer = std::make_unique<ledger::Checkpointer>(runtime.ledger(), co);
   RegisterLedgerMetrics(metrics, runtime.ledger(), *checkpointer, runtime.clock());
@@ -107,6 +115,7 @@ int Run(const std::string& config_path) {
   api::RegisterAdminRoutes(server, runtime, metrics, ready);
   api::RegisterConsentRoutes(server, runtime);
   api::RegisterRebuildRoutes(server, runtime);
+  api::RegisterLedgerRoutes(server, runtime, **publisher);
 
   Status s = server.Start();
   if (!s.ok()) {

@@ -44,6 +44,34 @@ class Reader {
       out->push_back((*it)[i].get<std::string>());
     }
   }
+  void Bool(const char* key, bool* out) {
+    seen_.insert(key);
+    auto it = j_.find(key);
+    if (it == j_.end()) return;
+    if (!it->is_boolean()) return Error(std::string("/") + key, "must be true or false");
+    *out = it->get<bool>();
+  }
+  // [{"name": N, "url": U, "vkey": K}, ...]
+  void Witnesses(const char* key, std::vector<Config::Witness>* out) {
+    seen_.insert(key);
+    auto it = j_.find(key);
+    if (it == j_.end()) return;
+    if (!it->is_array()) return Error(std::string("/") + key, "must be an array of objects");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const json& w = (*it)[i];
+      std::string ptr = "/" + std::string(key) + "/" + std::to_string(i);
+      if (!w.is_object()) return Error(ptr, "must be an object with name, url and vkey");
+      Config::Witness cw;
+      for (auto f = w.begin(); f != w.end(); ++f) {
+        std::string* dst = f.key() == "name" ? &cw.name : f.key() == "url" ? &cw.url : f.key() == "vkey" ? &cw.vkey : nullptr;
+        if (!dst) return Error(ptr + "/" + f.key(), "unknown field");
+        if (!f->is_string() || f->get<std::string>().empty()) return Error(ptr + "/" + f.key(), "must be a non-empty string");
+        *dst = f->get<std::string>();
+      }
+      if (cw.name.empty() || cw.url.empty() || cw.vkey.empty()) return Error(ptr, "needs name, url and vkey");
+      out->push_back(std::move(cw));
+    }
+  }
   void Unknown() {
     for (auto it = j_.begin(); it != j_.end(); ++it) {
       if (!seen_.count(it.key())) Error("/" + it.key(), "unknown field");
@@ -90,6 +118,10 @@ Result<Config> Config::Load(const std::string& path) {
   r.Int("checkpoint_interval_ms", &c.checkpoint_interval_ms, 10, 3600000);
   r.Str("log_level", &c.log_level);
   r.Str("log_file", &c.log_file);
+  r.Bool("ledger_public", &c.ledger_public);
+  r.Witnesses("witnesses", &c.witnesses);
+  r.Int("witness_quorum", &c.witness_quorum, 0, 64);
+  r.Int("witness_timeout_ms", &c.witness_timeout_ms, 100, 600000);
   r.Unknown();
   if (!r.status().ok()) return r.status();
   if (c.data_dir.empty()) return Status::InvalidArgument(path + ": /data_dir: required");
@@ -111,6 +143,9 @@ Result<Config> Config::Load(const std::string& path) {
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return Status::InvalidArgument(path + ": /tls_cert, /tls_key: give both or neither");
+  }
+  if (c.witness_quorum > c.witnesses.size()) {
+    return Status::InvalidArgument(path + ": /witness_quorum: more than the configured witnesses");
   }
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error") {
     return Status::InvalidArgument(path + ": /log_level: one of debug, info, warn, error");
@@ -142,6 +177,14 @@ std::string Config::ToJson() const {
     j["tls_key"] = tls_key;
   }
   if (!log_file.empty()) j["log_file"] = log_file;
+  if (ledger_public) j["ledger_public"] = true;
+  if (!witnesses.empty()) {
+    json ws = json::array();
+    for (const Witness& w : witnesses) ws.push_back({{"name", w.name}, {"url", w.url}, {"vkey", w.vkey}});
+    j["witnesses"] = ws;
+    j["witness_quorum"] = witness_quorum;
+    j["witness_timeout_ms"] = witness_timeout_ms;
+  }
   return j.dump(2) + "\n";
 }
 

@@ -40,6 +40,17 @@ struct Config {
   size_t max_check_identifiers = 10000;
 
   int64_t checkpoint_interval_ms = 1000;
+
+  // Auditors and witnesses (docs/operations.md "Auditors and witnesses").
+  bool ledger_public = false;  // the ledger read API needs no token (else scope auditor)
+  struct Witness {
+    std::string name;  // cosignature key name
+    std::string url;   // add-checkpoint is POSTed to <url>/add-checkpoint
+    std::string vkey;  // the witness's cosignature verifier key (type 0x04)
+  };
+  std::vector<Witness> witnesses;
+  size_t witness_quorum = 0;  // cosignatures required before a checkpoint is published
+  int64_t witness_timeout_ms = 5000;
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
 
