@@ -175,7 +175,7 @@ Result<std::unique_ptr<ErasureService>> ErasureService::Open(const std::string& 
   {
     std::unique_lock<std::mutex> lock = s->db_->Lock();
     Result<Stmt> st = Stmt::Prepare(s->db_->handle(),
-                                    "SELECT id FROM erasure_requests WHERE state = 'propagating' OR "
+                                    "SELECT id FROM erasure_requests WHERE state IN ('verified', 'propagating') OR "
                                     "(state IN ('completed','partially_completed') AND shredded_ms = 0)");
     if (!st.ok()) return st.status();
     for (;;) {
@@ -816,7 +816,7 @@ Result<size_t> ErasureService::ProcessReady() {
     Result<Stmt> st = Stmt::Prepare(db_->handle(),
                                     "SELECT id FROM erasure_requests WHERE state = 'propagating' AND (due < ?1 OR NOT "
                                     "EXISTS (SELECT 1 FROM erasure_systems s WHERE s.request_id = id AND s.status = "
-                                    "'pending')) UNION SELECT id FROM erasure_requests WHERE (state IN "
+                                    "'pending')) UNION SELECT id FROM erasure_requests WHERE state = 'verified' OR (state IN "
                                     "('completed','partially_completed') AND shredded_ms = 0)");
     if (!st.ok()) return st.status();
     st->Bind(1, static_cast<int64_t>(DayOf(clock_.NowMillis())));
