@@ -52,6 +52,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config, const Runti
     Status es = auth::TokenStore::EnsureSchema(db);
     if (es.ok()) es = ConsentService::EnsureSchema(db);
     if (es.ok()) es = AccessLog::EnsureSchema(db);
+    if (es.ok()) es = propagation::Outbox::EnsureSchema(db);
     return es;
   });
   if (!s.ok()) return s.WithContext("create tables");
@@ -78,6 +79,11 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config, const Runti
   rt->subjects_ = std::move(*subjects);
   rt->consents_ = std::make_unique<ConsentService>(*rt->ledger_, *rt->writer_, *rt->database_, *rt->subjects_,
                                                    policy, *rt->clock_);
+  Result<std::unique_ptr<propagation::Outbox>> outbox = propagation::Outbox::Open(
+      config.database_path(), *rt->writer_, [c = rt->consents_.get()] { return c->policy(); }, *rt->clock_);
+  if (!outbox.ok()) return outbox.status();
+  rt->outbox_ = std::move(*outbox);
+  rt->consents_->SetFanOut(rt->outbox_.get());
   rt->access_log_ = std::make_unique<AccessLog>(*rt->writer_, *rt->clock_);
   return rt;
 }

@@ -19,6 +19,7 @@
 #include "policies/policy_set.h"
 #include "src/auth/token_store.h"
 #include "src/identity/subject_registry.h"
+#include "src/propagation/outbox.h"
 #include "src/service/access_log.h"
 #include "src/service/consent_service.h"
 #include "src/base/clock.h"
@@ -55,6 +56,9 @@ class Runtime {
   identity::SubjectRegistry& subjects() { return *subjects_; }
   ConsentService& consents() { return *consents_; }
   AccessLog& access_log() { return *access_log_; }
+  // The transactional outbox (the consent service's FanOut; the erasure
+  // service enqueues erasures and sets its DeliveryListener here).
+  propagation::Outbox& outbox() { return *outbox_; }
   std::shared_ptr<const policies::PolicySet> policy() const { return consents_->policy(); }
 
  private:
@@ -69,6 +73,7 @@ class Runtime {
   std::unique_ptr<vault::KeyDirectory> keys_;
   std::unique_ptr<auth::TokenStore> tokens_;
   std::unique_ptr<identity::SubjectRegistry> subjects_;
+  std::unique_ptr<propagation::Outbox> outbox_;
   std::unique_ptr<ConsentService> consents_;
   std::unique_ptr<AccessLog> access_log_;
 };
