@@ -625,7 +625,8 @@ class Parser {
                 field.name = *s;
               } else {
                 if (s) Error(ip + "/name", "invalid Salesforce field name " + Quote(*s) +
-                                               "; expected a letter followed by [A-Za-z0-9_] (e.g. \"HasOptedOutOfEmail\")");
+                                               "; expected a letter followed by [A-Za-z0-9_] (e.g. \"HasOptedOutOfEmail\"), optionally after "
+                                               "\"Individual.\" or \"ContactPointTypeConsent.\"");
                 ok = false;
               }
             } else {
@@ -976,7 +977,16 @@ class Parser {
     while (i < s.size() && text::IsLower(s[i])) ++i;
     return i > 0 && i < s.size() && s.size() <= 8 && text::AllDigits(s.substr(i));
   }
+  // An API name, optionally prefixed "Individual." (a field of the linked
+  // Individual record) or "ContactPointTypeConsent." (a contact point type
+  // whose consent record is set), as adapters/salesforce.cc interprets it.
   static bool ValidSalesforceField(std::string_view s) {
+    for (std::string_view prefix : {std::string_view("Individual."), std::string_view("ContactPointTypeConsent.")}) {
+      if (s.substr(0, prefix.size()) == prefix) {
+        s.remove_prefix(prefix.size());
+        break;
+      }
+    }
     if (s.empty() || s.size() > 80 || !(text::IsLower(s[0]) || text::IsUpper(s[0]))) return false;
     for (char c : s) {
       if (!(text::IsAlnum(c) || c == '_')) return false;

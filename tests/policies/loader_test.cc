@@ -401,5 +401,32 @@ TEST_CASE("LoadPolicies returns the policy, or one InvalidArgument listing every
   CHECK(err.status().message().find("/jurisdictions/gdpr/response") != std::string::npos);
 }
 
+TEST_CASE("Salesforce field names may target the Individual record or a ContactPointTypeConsent",
+          "[policies][loader]") {
+  auto doc = [](const std::string& name) {
+    return R"({"format": "consentd.policy/v1",
+      "purposes": {"email_marketing": {"channel": "email", "legal_basis": "consent", "default": "denied"}},
+      "systems": {"sf": {"kind": "salesforce", "base_url": "https://acme.my.salesforce.com",
+        "credentials": {"access_token": "sf/token"}, "receives": ["email_marketing"],
+        "options": {"fields": {"email_marketing": {"name": ")" +
+           name + R"("}}}}}})";
+  };
+  for (const std::string& name : {std::string("Individual.HasOptedOutSolicit"),
+                                  std::string("ContactPointTypeConsent.Email"), std::string("Marketing_OK__c")}) {
+    LoadResult r = testing::ParseOne(doc(name));
+    INFO(name << ": " << Describe(r.errors));
+    REQUIRE(r.ok());
+    const System& sf = *r.policy.FindSystem("sf");
+    CHECK(std::get<SalesforceOptions>(sf.options).fields.at("email_marketing").name == name);
+  }
+  for (const std::string& name : {std::string("Individual."), std::string("Account.Name"),
+                                  std::string("Individual.Individual.X"), std::string("ContactPointTypeConsent.E-mail")}) {
+    LoadResult r = testing::ParseOne(doc(name));
+    INFO(name);
+    CHECK(HasError(r.errors, "test.json", "/systems/sf/options/fields/email_marketing/name",
+                   "invalid Salesforce field name"));
+  }
+}
+
 }  // namespace
 }  // namespace consentd::policies
