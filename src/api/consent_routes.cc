@@ -32,7 +32,10 @@ std::optional<Problem> CheckSource(const auth::Principal& p, const service::Cons
 
 // The identifier of a query string: ?email=..., ?phone=..., ?<system kind>=...
 // [&qualifier=...], or the generic ?kind=...&value=...[&qualifier=...].
-std::optional<Problem> IdentifierFromQuery(const httplib::Request& req, domain::Identifier* out) {
+// `param` receives the query parameter that holds the value ("email",
+// "value" for ?kind=&value=), for problems about it.
+std::optional<Problem> IdentifierFromQuery(const httplib::Request& req, domain::Identifier* out,
+                                           std::string* param = nullptr) {
   static const char* kKinds[] = {"email", "phone", "shopify_customer", "woocommerce_customer", "hubspot_contact",
                                  "salesforce_contact", "salesforce_lead", "klaviyo_profile", "mailchimp_member"};
   std::string kind, value;
@@ -54,7 +57,17 @@ std::optional<Problem> IdentifierFromQuery(const httplib::Request& req, domain::
   Result<domain::IdentifierKind> k = domain::IdentifierKind::Parse(kind);
   if (!k.ok()) return Problem::BadRequest("kind: " + k.status().message(), "/kind");
   *out = domain::Identifier{*k, value, req.get_param_value("qualifier")};
+  if (param) *param = req.has_param("kind") ? "value" : kind;
   return std::nullopt;
+}
+
+// A lookup's error: an identifier that does not normalize is a 400 naming
+// the query parameter ("/email"; "/qualifier" for a bad qualifier), with
+// the normalizer's reason, which never holds the value.
+Problem LookupProblem(const Status& s, const std::string& param) {
+  if (s.code() != StatusCode::kInvalidArgument) return http::ProblemFromStatus(s);
+  const std::string field = "/" + (s.message().find("qualifier") != std::string::npos ? std::string("qualifier") : param);
+  return Problem::BadRequest(field + ": " + s.message(), field);
 }
 
 std::optional<Problem> PurposeFromQuery(const httplib::Request& req, service::Runtime& rt, std::string* purpose) {
@@ -135,12 +148,13 @@ void HandleBulk(service::Runtime& rt, const httplib::Request& req, httplib::Resp
 void HandleQuery(service::Runtime& rt, const httplib::Request& req, httplib::Response& res,
                  const auth::Principal& who) {
   domain::Identifier id{domain::IdentifierKind::Email(), "", ""};
-  if (auto p = IdentifierFromQuery(req, &id)) return Reply(res, *p);
+  std::string param;
+  if (auto p = IdentifierFromQuery(req, &id, &param)) return Reply(res, *p);
   std::string purpose;
   if (auto p = PurposeFromQuery(req, rt, &purpose)) return Reply(res, *p);
   std::string jurisdiction = req.get_param_value("jurisdiction");
   Result<std::optional<domain::Sid>> sid = rt.subjects().Lookup(id);
-  if (!sid.ok()) return Reply(res, http::ProblemFromStatus(sid.status()));
+  if (!sid.ok()) return Reply(res, LookupProblem(sid.status(), param));
   Result<service::ConsentAnswer> a = Status::Internal("unset");
   if (*sid) {
     a = rt.consents().QuerySubject(**sid, purpose, jurisdiction);
@@ -246,9 +260,10 @@ void RegisterConsentRoutes(http::HttpServer& server, service::Runtime& rt) {
   server.Handle({Method::kGet, "/v1/consents/history", "/v1/consents/history", kOfficer, 0},
                 [&rt](const httplib::Request& req, httplib::Response& res, const auth::Principal& who) {
                   domain::Identifier id{domain::IdentifierKind::Email(), "", ""};
-                  if (auto p = IdentifierFromQuery(req, &id)) return Reply(res, *p);
+                  std::string param;
+                  if (auto p = IdentifierFromQuery(req, &id, &param)) return Reply(res, *p);
                   Result<std::optional<domain::Sid>> sid = rt.subjects().Lookup(id);
-                  if (!sid.ok()) return Reply(res, http::ProblemFromStatus(sid.status()));
+                  if (!sid.ok()) return Reply(res, LookupProblem(sid.status(), param));
                   if (!*sid) return Reply(res, Problem::NotFound("no subject has this identifier"));
                   ReplyHistory(rt, **sid, res, who);
                 });

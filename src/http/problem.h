@@ -23,7 +23,10 @@ struct Problem {
   std::string title;
   std::string detail;
   std::string field;   // JSON pointer of the offending field, when there is one
-  std::string instance;  // request id
+  // Set by HttpServer on every error response: the request path (never the
+  // query) and the request id, "/v1/consents#req-<X-Request-Id>", or
+  // "urn:consentd:request:<X-Request-Id>" when no route matched.
+  std::string instance;
 
   std::string ToJson() const;
 

@@ -86,6 +86,20 @@ void ShutdownIdleReadsOnPort(int port, const std::multiset<int>& busy) {
   }
 }
 
+// RFC 9457 "instance": which occurrence of the problem this is. The path of
+// a matched route (routes match fixed text or hex ids, so it holds no
+// personal data) or, for requests no route matched (an arbitrary path),
+// a URN; never the query string, which may hold an email. Both carry the
+// request id, which the error log line names too.
+void AddInstance(httplib::Response& res, const std::string& path) {
+  if (res.get_header_value("Content-Type") != kProblemJson) return;
+  nlohmann::json j = nlohmann::json::parse(res.body, nullptr, false);
+  if (!j.is_object() || j.contains("instance")) return;
+  const std::string id = res.get_header_value("X-Request-Id");
+  j["instance"] = path.empty() ? "urn:consentd:request:" + id : path + "#req-" + id;
+  res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kProblemJson);
+}
+
 }  // namespace
 
 void Reply(httplib::Response& res, const Problem& p) {
@@ -129,15 +143,19 @@ void HttpServer::Install() {
     logger_.Error("http.exception",
                   {{"method", req.method}, {"status", 500}, {"request_id", res.get_header_value("X-Request-Id")}});
     Reply(res, Problem::Internal());
+    AddInstance(res, "");
   });
   // httplib's own errors (unknown route, body over the limit, bad request
   // line) get a problem+json body; responses that already have one keep it.
-  httplib::Server::HandlerWithResponse on_error = [this](const httplib::Request&, httplib::Response& res) {
+  httplib::Server::HandlerWithResponse on_error = [this](const httplib::Request& req, httplib::Response& res) {
     if (!res.has_header("X-Request-Id")) {
       res.set_header("X-Request-Id", id_prefix_ + std::to_string(next_request_id_.fetch_add(1)));
     }
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    Reply(res, ProblemForHttpStatus(res.status));
+    Reply(res, res.status == 413 ? Problem::PayloadTooLarge(payload_max_bytes_) : ProblemForHttpStatus(res.status));
+    // The path only when it is one of our fixed routes (e.g. a body over
+    // the limit): any other path is arbitrary client text.
+    AddInstance(res, literal_routes_.count(req.path) ? req.path : "");
     return httplib::Server::HandlerResponse::Handled;
   };
   s.set_error_handler(on_error);
@@ -157,6 +175,7 @@ void HttpServer::Handle(Route route, Handler handler) {
     payload_max_bytes_ = limit;
     server_->set_payload_max_length(limit);
   }
+  if (route.pattern == route.name) literal_routes_.insert(route.pattern);
   obs::Histogram* latency = &metrics_.GetHistogram("consentd_http_request_duration_seconds",
                                                    "HTTP request latency by route", obs::LatencyBuckets(),
                                                    {{"route", route.name}});
@@ -203,6 +222,7 @@ void HttpServer::Handle(Route route, Handler handler) {
         Reply(res, Problem::Internal());
       }
     }
+    if (res.status >= 400) AddInstance(res, req.path);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     latency->Observe(seconds);
     metrics_

@@ -98,6 +98,7 @@ class HttpServer {
   size_t payload_max_bytes_ = 0;  // httplib's limit: the largest route limit
   std::atomic<uint64_t> next_request_id_{1};
   std::string id_prefix_;
+  std::set<std::string> literal_routes_;  // patterns without parameters; fixed before Start()
 };
 
 // Writes `p` as the response (status, problem+json body).

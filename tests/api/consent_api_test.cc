@@ -241,6 +241,7 @@ TEST_CASE("Every malformed consent request is a 4xx problem naming the field, an
     if (!bc.field.empty()) {
       CHECK(p.value("field", "") == bc.field);
     }
+    CHECK(p.value("instance", "") == bc.path + "#req-" + r->get_header_value("X-Request-Id"));
     if (bc.status == 403) {
       CHECK(p.value("detail", "").find("/source/system") != std::string::npos);
     }
@@ -405,6 +406,28 @@ TEST_CASE("Replays, out-of-order events, GPC, withdraw-only systems and queries 
     REQUIRE(invalid);
     CHECK(invalid->status == 400);
     CHECK(invalid->get_header_value("Content-Type") == "application/problem+json");
+    // The problem names the query parameter, and its instance is the path
+    // and request id, never the query (which holds the address).
+    json ip = ParseJson(invalid->body);
+    CHECK(ip.value("field", "") == "/email");
+    CHECK(ip.value("detail", "").rfind("/email: ", 0) == 0);
+    CHECK(ip.value("instance", "") == "/v1/consents#req-" + invalid->get_header_value("X-Request-Id"));
+    CHECK(invalid->body.find("frank") == std::string::npos);
+    httplib::Result generic = api.Get("/v1/consents?kind=phone&value=12&purpose=analytics", t.marketing);
+    REQUIRE(generic);
+    CHECK(generic->status == 400);
+    CHECK(ParseJson(generic->body).value("field", "") == "/value");
+    httplib::Result history = api.Get("/v1/consents/history?email=frank.example.com", t.officer);
+    REQUIRE(history);
+    CHECK(history->status == 400);
+    CHECK(ParseJson(history->body).value("field", "") == "/email");
+    // No route matched: a URN with the request id (the path is arbitrary
+    // client text).
+    httplib::Result nowhere = api.Get("/v1/nowhere/frank%40example.com?email=frank%40example.com", t.marketing);
+    REQUIRE(nowhere);
+    CHECK(nowhere->status == 404);
+    CHECK(ParseJson(nowhere->body).value("instance", "") ==
+          "urn:consentd:request:" + nowhere->get_header_value("X-Request-Id"));
   }
 
   SECTION("An ingest token records its own system's events") {

@@ -89,6 +89,14 @@ void CheckProblem(const httplib::Response& res, int status, const std::string& t
   CHECK(p.value("type", "") == "urn:consentd:problem:" + type);
   CHECK(p.value("status", 0) == status);
   CHECK(p.contains("title"));
+  // Every problem names its occurrence: a path or URN with the request id,
+  // never a query string.
+  const std::string instance = p.value("instance", "");
+  const std::string id = res.get_header_value("X-Request-Id");
+  CHECK(!id.empty());
+  CHECK(instance.size() > id.size());
+  CHECK(instance.substr(instance.size() - id.size()) == id);
+  CHECK(instance.find('?') == std::string::npos);
 }
 
 // Every header name and value and the body, as one string.
