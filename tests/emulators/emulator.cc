@@ -103,7 +103,7 @@ void Emulator::Record(int status) {
 }
 
 // Returns true when a fault (or the rate limit) answered the request.
-bool Emulator::ApplyFaults(const httplib::Request&, httplib::Response& res) {
+bool Emulator::ApplyFaults(const httplib::Request& req, httplib::Response& res) {
   Faults f;
   double roll_error, roll_timeout, roll_drop;
   bool throttle = false;
@@ -135,7 +135,11 @@ bool Emulator::ApplyFaults(const httplib::Request&, httplib::Response& res) {
   }
   if (f.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(f.latency_ms));
   if (throttle) {
-    throttle_writer_(res, f.retry_after);
+    if (request_throttle_writer_) {
+      request_throttle_writer_(req, res, f.retry_after);
+    } else {
+      throttle_writer_(res, f.retry_after);
+    }
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_["throttled"] = stats_["throttled"].get<int64_t>() + 1;
     return true;

@@ -85,6 +85,11 @@ class Emulator {
   void Route(const std::string& method, const std::string& pattern, Handler handler, bool authenticated = true);
 
   void SetThrottleWriter(ThrottleWriter w) { throttle_writer_ = std::move(w); }
+  // As ThrottleWriter, for kinds whose throttled answer depends on the request
+  // (Shopify: GraphQL 200 THROTTLED, REST 429). Takes precedence when set.
+  using RequestThrottleWriter =
+      std::function<void(const httplib::Request&, httplib::Response&, const std::string& retry_after)>;
+  void SetRequestThrottleWriter(RequestThrottleWriter w) { request_throttle_writer_ = std::move(w); }
   void SetAuth(AuthCheck check, AuthFailureWriter failure) {
     auth_check_ = std::move(check);
     auth_failure_ = std::move(failure);
@@ -124,6 +129,7 @@ class Emulator {
   nlohmann::json stats_;  // guarded by stats_mu_
   std::atomic<int> in_flight_{0};
   ThrottleWriter throttle_writer_;
+  RequestThrottleWriter request_throttle_writer_;
   AuthCheck auth_check_;
   AuthFailureWriter auth_failure_;
   std::function<nlohmann::json()> state_fn_;
