@@ -16,6 +16,13 @@
 // parseable body without the expected `data` member -> kPermanent
 // "malformed_response" (a schema mismatch does not heal by retrying);
 // `userErrors` -> kPermanent "user_error_<code>".
+//
+// With settings.api "rest" (legacy REST Admin API), lookup and consent use
+//   GET  /admin/api/{version}/customers/search.json?query=email:<v>&fields=id,email,phone
+//   PUT  /admin/api/{version}/customers/{id}.json {"customer":{"id":N,"email_marketing_consent":{...}}}
+// classified by ClassifyHttp (429 with a fractional Retry-After -> kRetry;
+// 404 on PUT -> kDone "not_found"). REST has no data-erasure request, so
+// erasure and its confirmation use GraphQL in both modes (same token).
 #include "adapters/shopify.h"
 
 #include <algorithm>
@@ -26,6 +33,7 @@
 #include <utility>
 
 #include "adapters/http_outcome.h"
+#include "adapters/percent_encode.h"
 #include "src/base/time_format.h"
 
 namespace consentd::adapters {
@@ -138,13 +146,14 @@ class ShopifyAdapter final : public Adapter {
     std::string base = config_.base_url.empty() ? "https://" + settings_.shop_domain : config_.base_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
     const std::string version = config_.api_version.empty() ? kDefaultApiVersion : config_.api_version;
-    graphql_url_ = base + "/admin/api/" + version + "/graphql.json";
+    api_url_ = base + "/admin/api/" + version;
+    graphql_url_ = api_url_ + "/graphql.json";
     auto it = config_.credentials.find("access_token");
     if (it != config_.credentials.end()) token_ = it->second;
   }
 
   Outcome Deliver(const Request& request) override {
-    if (settings_.api != "graphql") return Make(OutcomeClass::kPermanent, "unsupported_api");
+    if (!ApiSupported()) return Make(OutcomeClass::kPermanent, "unsupported_api");
     const bool erase = request.op == Operation::kErase;
     const char* mutation = nullptr;
     if (!erase) {
@@ -163,6 +172,8 @@ class ShopifyAdapter final : public Adapter {
     if (id->empty()) {
       return Make(erase ? OutcomeClass::kAlreadyDone : OutcomeClass::kDone, "not_found", failure.http_status);
     }
+
+    if (!erase && settings_.api == "rest") return RestConsent(request, *id);
 
     json variables;
     if (erase) {
@@ -208,7 +219,7 @@ class ShopifyAdapter final : public Adapter {
     if (request.op != Operation::kErase || settings_.erasure_confirmation == "on_accept") {
       return Make(OutcomeClass::kDone, "ok");
     }
-    if (settings_.api != "graphql") return Make(OutcomeClass::kPermanent, "unsupported_api");
+    if (!ApiSupported()) return Make(OutcomeClass::kPermanent, "unsupported_api");
     if (reference.rfind(kGidPrefix, 0) != 0) return Make(OutcomeClass::kPermanent, "bad_reference");
     std::optional<bool> exists;
     Outcome out = CustomerExists(reference, &exists);
@@ -229,7 +240,7 @@ class ShopifyAdapter final : public Adapter {
   bool Reauthenticate() override { return false; }
 
   std::optional<std::string> Lookup(const Customer& customer, Outcome* outcome) override {
-    if (settings_.api != "graphql") {
+    if (!ApiSupported()) {
       *outcome = Make(OutcomeClass::kPermanent, "unsupported_api");
       return std::nullopt;
     }
@@ -239,6 +250,7 @@ class ShopifyAdapter final : public Adapter {
       return std::nullopt;
     }
     const std::string& wanted = by_email ? customer.email : customer.phone;
+    if (settings_.api == "rest") return RestLookup(by_email, wanted, outcome);
     json data;
     Outcome out =
         Post(kLookupQuery, {{"query", std::string(by_email ? "email:" : "phone:") + SearchValue(wanted)}}, &data);
@@ -273,6 +285,81 @@ class ShopifyAdapter final : public Adapter {
   }
 
  private:
+  bool ApiSupported() const { return settings_.api == "graphql" || settings_.api == "rest"; }
+
+  // REST lookup: GET customers/search.json?query=email:<v> (or phone:<v>),
+  // the exact match among {"customers":[{"id":<number>,"email":..,"phone":..}]}.
+  std::optional<std::string> RestLookup(bool by_email, const std::string& wanted, Outcome* outcome) {
+    const std::string query = std::string(by_email ? "email:" : "phone:") + SearchValue(wanted);
+    HttpResponse resp = SendRest("GET", "/customers/search.json?query=" + PercentEncode(query) + "&fields=id,email,phone", "");
+    Outcome out = ClassifyHttp(resp, clock_.NowMillis());
+    if (out.cls != OutcomeClass::kDone) {
+      *outcome = out;
+      return std::nullopt;
+    }
+    json body = json::parse(resp.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) {
+      *outcome = Make(OutcomeClass::kRetry, "malformed_response", resp.status);
+      return std::nullopt;
+    }
+    if (!body.is_object() || !body.contains("customers") || !body["customers"].is_array()) {
+      *outcome = Make(OutcomeClass::kPermanent, "malformed_response", resp.status);
+      return std::nullopt;
+    }
+    const char* key = by_email ? "email" : "phone";
+    for (const json& c : body["customers"]) {
+      if (!c.is_object() || !c.contains("id") || !c["id"].is_number_unsigned()) continue;
+      if (!c.contains(key) || !c[key].is_string()) continue;
+      const std::string value = c[key].get<std::string>();
+      if (!(by_email ? IEquals(value, wanted) : value == wanted)) continue;
+      std::string id = kGidPrefix + std::to_string(c["id"].get<uint64_t>());
+      *outcome = Make(OutcomeClass::kDone, "ok", resp.status);
+      outcome->system_id = id;
+      return id;
+    }
+    *outcome = Make(OutcomeClass::kDone, "not_found", resp.status);
+    return std::string();
+  }
+
+  // REST consent: PUT customers/{id}.json {"customer":{"id":N,"<channel>_marketing_consent":{...}}}.
+  // 404: the customer is gone (done, not_found); 422 (validation): permanent.
+  Outcome RestConsent(const Request& request, const std::string& gid) {
+    const std::string numeric = gid.substr(sizeof(kGidPrefix) - 1);
+    json consent = {{"state", request.granted ? "subscribed" : "unsubscribed"}};
+    if (request.granted) {
+      std::string level = settings_.opt_in_level;
+      for (char& c : level) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      consent["opt_in_level"] = level;
+    }
+    if (request.occurred_at_ms > 0) {
+      consent["consent_updated_at"] = FormatTimestampMillis(std::min(request.occurred_at_ms, clock_.NowMillis()));
+    }
+    json customer = {{"id", std::stoull(numeric)}};
+    customer[request.channel == "email" ? "email_marketing_consent" : "sms_marketing_consent"] = std::move(consent);
+    HttpResponse resp = SendRest("PUT", "/customers/" + numeric + ".json", json{{"customer", customer}}.dump());
+    Outcome out = ClassifyHttp(resp, clock_.NowMillis());
+    if (out.cls == OutcomeClass::kDone) {
+      out.code = "ok";
+      out.system_id = gid;
+      return out;
+    }
+    if (resp.status == 404) return Make(OutcomeClass::kDone, "not_found", 404);
+    return out;
+  }
+
+  HttpResponse SendRest(const char* method, const std::string& path, std::string body) {
+    HttpRequest req;
+    req.method = method;
+    req.url = api_url_ + path;
+    req.headers = {{"X-Shopify-Access-Token", token_}, {"Accept", "application/json"}};
+    if (!body.empty()) {
+      req.content_type = "application/json";
+      req.body = std::move(body);
+    }
+    req.timeout_ms = config_.timeout_ms;
+    return transport_->Send(req);
+  }
+
   // The customer's GID: the known system id (a GID or a bare numeric id), or
   // a lookup. "" when the shop holds no such customer; nullopt with
   // `failure` set when it cannot be determined.
@@ -371,6 +458,7 @@ class ShopifyAdapter final : public Adapter {
   const ShopifySettings settings_;
   const std::shared_ptr<HttpTransport> transport_;
   const Clock& clock_;
+  std::string api_url_;  // {base}/admin/api/{version}
   std::string graphql_url_;
   std::string token_;
 };

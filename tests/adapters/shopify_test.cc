@@ -134,16 +134,91 @@ TEST_CASE("Shopify refuses channels it cannot represent without calling the shop
   CHECK(f.transport->requests().empty());
 }
 
-TEST_CASE("Shopify with api rest is reported as unsupported, not silently done", "[shopify]") {
+TEST_CASE("Shopify with an unknown api setting is reported as unsupported, not silently done", "[shopify]") {
   Fixture f;
-  f.settings.api = "rest";
+  f.settings.api = "soap";
   auto a = f.Make();
   CHECK(a->Deliver(Consent("email", true)).code == "unsupported_api");
   CHECK(a->Deliver(Erase()).cls == OutcomeClass::kPermanent);
+  CHECK(a->Confirm(Erase(), kGid).code == "unsupported_api");
   Outcome lo;
-  CHECK_FALSE(a->Lookup(Request().customer, &lo).has_value());
+  CHECK_FALSE(a->Lookup(Consent("email", true).customer, &lo).has_value());
   CHECK(lo.code == "unsupported_api");
   CHECK(f.transport->requests().empty());
+}
+
+TEST_CASE("Shopify REST looks up by email and PUTs the channel's consent object", "[shopify][rest]") {
+  Fixture f;
+  f.settings.api = "rest";
+  f.transport->Enqueue(FakeHttpTransport::Respond(200, R"({"customers":[
+      {"id":1,"email":"jane@example.com.au","phone":null},{"id":1073339460,"email":"jane@example.com","phone":null}]})"));
+  f.transport->Enqueue(FakeHttpTransport::Respond(200, R"({"customer":{"id":1073339460}})"));
+  Outcome o = f.Make()->Deliver(Consent("email", true));
+  CHECK(o.cls == OutcomeClass::kDone);
+  CHECK(o.system_id == kGid);
+  REQUIRE(f.transport->requests().size() == 2);
+  HttpRequest get = f.transport->requests()[0];
+  CHECK(get.method == "GET");
+  CHECK(get.url ==
+        "http://127.0.0.1:9/admin/api/2025-01/customers/search.json?query=email%3Ajane%40example.com&fields=id,email,phone");
+  HttpRequest put = f.transport->requests()[1];
+  CHECK(put.method == "PUT");
+  CHECK(put.url == "http://127.0.0.1:9/admin/api/2025-01/customers/1073339460.json");
+  CHECK(std::count(put.headers.begin(), put.headers.end(),
+                   std::pair<std::string, std::string>("X-Shopify-Access-Token", "shpat_test_token")) == 1);
+  CHECK(json::parse(put.body) == json::parse(R"({"customer":{"id":1073339460,"email_marketing_consent":
+        {"state":"subscribed","opt_in_level":"single_opt_in","consent_updated_at":"2023-11-14T22:12:20.000Z"}}})"));
+}
+
+TEST_CASE("Shopify REST SMS withdrawal sends sms_marketing_consent unsubscribed", "[shopify][rest]") {
+  Fixture f;
+  f.settings.api = "rest";
+  Request r = Consent("sms", false);
+  r.customer.system_id = kGid;
+  f.transport->Enqueue(FakeHttpTransport::Respond(200, R"({"customer":{"id":1073339460}})"));
+  CHECK(f.Make()->Deliver(r).cls == OutcomeClass::kDone);
+  CHECK(json::parse(f.transport->requests().at(0).body) == json::parse(R"({"customer":{"id":1073339460,
+        "sms_marketing_consent":{"state":"unsubscribed","consent_updated_at":"2023-11-14T22:12:20.000Z"}}})"));
+}
+
+TEST_CASE("Shopify REST answers: 429 with fractional Retry-After, 404, 422, malformed lookup", "[shopify][rest]") {
+  Fixture f;
+  f.settings.api = "rest";
+  Request r = Consent("email", true);
+  r.customer.system_id = kGid;
+  auto a = f.Make();
+  f.transport->Enqueue(FakeHttpTransport::Respond(429, R"({"errors":"Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."})",
+                                                  {{"Retry-After", "2.0"}}));
+  Outcome limited = a->Deliver(r);
+  CHECK(limited.cls == OutcomeClass::kRetry);
+  CHECK(limited.retry_after_ms == 2000);
+  f.transport->Enqueue(FakeHttpTransport::Respond(404, R"({"errors":"Not Found"})"));
+  Outcome gone = a->Deliver(r);
+  CHECK(gone.cls == OutcomeClass::kDone);
+  CHECK(gone.code == "not_found");
+  f.transport->Enqueue(FakeHttpTransport::Respond(422, R"({"errors":{"email_marketing_consent":["jane@example.com is invalid"]}})"));
+  Outcome invalid = a->Deliver(r);
+  CHECK(invalid.cls == OutcomeClass::kPermanent);
+  CHECK(invalid.code == "http_422");
+  Outcome lo;
+  f.transport->Enqueue(FakeHttpTransport::Respond(200, "<html>"));
+  CHECK_FALSE(a->Lookup(Consent("email", true).customer, &lo).has_value());
+  CHECK(lo.cls == OutcomeClass::kRetry);
+  f.transport->Enqueue(FakeHttpTransport::Respond(200, R"({"customer":[]})"));
+  CHECK_FALSE(a->Lookup(Consent("email", true).customer, &lo).has_value());
+  CHECK(lo.cls == OutcomeClass::kPermanent);
+  CHECK(lo.code == "malformed_response");
+}
+
+TEST_CASE("Shopify REST mode erases through the GraphQL data-erasure request", "[shopify][rest]") {
+  Fixture f;
+  f.settings.api = "rest";
+  Request r = Erase();
+  r.customer.system_id = kGid;
+  f.transport->Enqueue(Ok({{"customerRequestDataErasure", {{"customerId", kGid}, {"userErrors", json::array()}}}}));
+  Outcome o = f.Make()->Deliver(r);
+  CHECK(o.cls == OutcomeClass::kAccepted);
+  CHECK(f.transport->requests().at(0).url == "http://127.0.0.1:9/admin/api/2025-01/graphql.json");
 }
 
 TEST_CASE("Shopify without base_url talks to https://<shop_domain>", "[shopify]") {
