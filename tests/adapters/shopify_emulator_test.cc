@@ -194,5 +194,52 @@ TEST_CASE("Shopify against the emulator: 5xx, dropped connections, timeouts and 
   CHECK(refused.code == "connection_refused");
 }
 
+TEST_CASE("Shopify REST against the emulator: consent through customers/{id}.json, erasure through GraphQL",
+          "[shopify][emulator][rest]") {
+  Shop shop;
+  shop.settings.api = "rest";
+  auto a = shop.Make();
+  Outcome grant = a->Deliver(Consent("email", true));
+  CHECK(grant.cls == OutcomeClass::kDone);
+  CHECK(grant.system_id == "gid://shopify/Customer/1001");
+  CHECK(a->Deliver(Consent("sms", false)).cls == OutcomeClass::kDone);
+  json c = shop.Customer("1001");
+  CHECK(c["email_marketing_consent"] ==
+        json::parse(R"({"state":"subscribed","opt_in_level":"single_opt_in","consent_updated_at":"2023-11-14T22:13:20.000Z"})"));
+  CHECK(c["sms_marketing_consent"]["state"] == "unsubscribed");
+  CHECK(shop.Customer("1002")["email_marketing_consent"]["state"] == "not_subscribed");
+
+  Outcome no_phone = a->Deliver(Consent("sms", true, "max@example.com"));
+  CHECK(no_phone.cls == OutcomeClass::kPermanent);
+  CHECK(no_phone.code == "http_422");
+
+  Request stale = Consent("email", true, "");
+  stale.customer.system_id = "999999";
+  Outcome gone = a->Deliver(stale);
+  CHECK(gone.cls == OutcomeClass::kDone);
+  CHECK(gone.code == "not_found");
+
+  Outcome accepted = a->Deliver(Erase("max@example.com"));
+  CHECK(accepted.cls == OutcomeClass::kAccepted);
+  CHECK(a->Confirm(Erase("max@example.com"), accepted.reference).cls == OutcomeClass::kDone);
+  json state = shop.emu->State();
+  CHECK(state["erased"] == json::array({"1003"}));
+  CHECK(state["operations"]["customerRequestDataErasure"] == 1);
+  CHECK(state["operations"]["rest:customers/search"] == 4);  // grant, sms, no_phone, erase (stale used its id)
+}
+
+TEST_CASE("Shopify REST against the emulator: a throttled request is a 429 with a fractional Retry-After",
+          "[shopify][emulator][rest]") {
+  Shop shop;
+  shop.settings.api = "rest";
+  shop.emu->SetFaults({{"throttle_next", 1}, {"retry_after", "2"}});
+  auto a = shop.Make();
+  Outcome limited = a->Deliver(Consent("email", true));
+  CHECK(limited.cls == OutcomeClass::kRetry);
+  CHECK(limited.code == "http_429");
+  CHECK(limited.retry_after_ms == 2000);
+  CHECK(a->Deliver(Consent("email", true)).cls == OutcomeClass::kDone);
+}
+
 }  // namespace
 }  // namespace consentd::adapters

@@ -1,7 +1,14 @@
 // The Shopify emulator: the GraphQL Admin API subset consentd uses
 // (downstream-apis.md §1.6-1.7), at POST /admin/api/<version>/graphql.json
-// with X-Shopify-Access-Token. REST endpoints are not served (the adapter
-// does not use them).
+// with X-Shopify-Access-Token, and the legacy REST customer endpoints the
+// adapter uses with api "rest":
+//   GET    /admin/api/<v>/customers/search.json?query=email:<v>|phone:<v>  {"customers":[...]}
+//   GET    /admin/api/<v>/customers/<id>.json       {"customer":{...}} | 404 {"errors":"Not Found"}
+//   PUT    /admin/api/<v>/customers/<id>.json       email_marketing_consent / sms_marketing_consent;
+//                                                   422 {"errors":{"<field>":["..."]}} when invalid
+//   DELETE /admin/api/<v>/customers/<id>.json       200 {} | 422 for customers with orders
+// REST answers carry X-Shopify-Shop-Api-Call-Limit; a throttled REST request
+// gets 429 with a fractional Retry-After ("1.0").
 //
 // Dispatch: the root field is the first name after the operation's opening
 // '{'; arguments are read from `variables` only (what the adapter sends).
@@ -285,6 +292,84 @@ void Serve(State& s, const httplib::Request& req, httplib::Response& res) {
   TopLevelError(res, "Field '" + root.substr(0, 64) + "' doesn't exist on type 'QueryRoot'", "undefinedField");
 }
 
+json RestConsent(const Consent& c, bool sms) {
+  json j = {{"state", c.state}, {"opt_in_level", c.opt_in_level}, {"consent_updated_at", c.updated_at}};
+  if (sms) j["consent_collected_from"] = "OTHER";
+  return j;
+}
+
+json RestCustomer(int64_t id, const Customer& c) {
+  return {{"id", id},
+          {"email", NullIfEmpty(c.email)},
+          {"phone", NullIfEmpty(c.phone)},
+          {"email_marketing_consent", RestConsent(c.email_consent, false)},
+          {"sms_marketing_consent", RestConsent(c.sms_consent, true)},
+          {"admin_graphql_api_id", Gid(id)}};
+}
+
+void RestAnswer(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_header("X-Shopify-Shop-Api-Call-Limit", "1/40");
+  res.set_content(body.dump(), "application/json");
+}
+
+void RestSearch(State& s, const httplib::Request& req, httplib::Response& res) {
+  CompleteDueErasures(s);
+  s.operations["rest:customers/search"]++;
+  std::string field, value;
+  if (!ParseSearch(req.get_param_value("query"), &field, &value)) return RestAnswer(res, 200, {{"customers", json::array()}});
+  json list = json::array();
+  for (const auto& [id, c] : s.customers) {
+    bool match = field == "email" ? !c.email.empty() && Lower(c.email).rfind(Lower(value), 0) == 0
+                                  : field == "phone" && !c.phone.empty() && c.phone.rfind(value, 0) == 0;
+    if (match) list.push_back(RestCustomer(id, c));
+  }
+  RestAnswer(res, 200, {{"customers", list}});
+}
+
+void RestCustomerRoute(State& s, const httplib::Request& req, httplib::Response& res) {
+  CompleteDueErasures(s);
+  const int64_t id = std::stoll(req.matches[2]);
+  s.operations["rest:" + req.method + " customers/id"]++;
+  auto it = s.customers.find(id);
+  if (it == s.customers.end()) return RestAnswer(res, 404, {{"errors", "Not Found"}});
+  Customer& c = it->second;
+  if (req.method == "GET") return RestAnswer(res, 200, {{"customer", RestCustomer(id, c)}});
+  if (req.method == "DELETE") {
+    if (c.has_orders) return RestAnswer(res, 422, {{"errors", {{"base", {"Error deleting customer"}}}}});
+    s.customers.erase(it);
+    s.deleted.push_back(std::to_string(id));
+    return RestAnswer(res, 200, json::object());
+  }
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("customer") || !body["customer"].is_object()) {
+    return RestAnswer(res, 400, {{"errors", {{"customer", "Required parameter missing or invalid"}}}});
+  }
+  const json& in = body["customer"];
+  for (const char* key : {"email_marketing_consent", "sms_marketing_consent"}) {
+    if (!in.contains(key)) continue;
+    const bool sms = std::string_view(key) == "sms_marketing_consent";
+    const json& v = in[key];
+    static const std::vector<std::string> kStates = {"subscribed", "unsubscribed", "pending", "not_subscribed"};
+    if (!v.is_object() || !v.contains("state") || !v["state"].is_string() ||
+        std::find(kStates.begin(), kStates.end(), v["state"].get<std::string>()) == kStates.end()) {
+      return RestAnswer(res, 422, {{"errors", {{key, {"state is invalid"}}}}});
+    }
+    if ((sms ? c.phone : c.email).empty()) {
+      return RestAnswer(res, 422, {{"errors", {{key, {sms ? "requires a phone" : "requires an email"}}}}});
+    }
+  }
+  for (const char* key : {"email_marketing_consent", "sms_marketing_consent"}) {
+    if (!in.contains(key)) continue;
+    const json& v = in[key];
+    Consent& target = std::string_view(key) == "sms_marketing_consent" ? c.sms_consent : c.email_consent;
+    target.state = v["state"].get<std::string>();
+    if (v.contains("opt_in_level")) target.opt_in_level = v["opt_in_level"];
+    target.updated_at = v.contains("consent_updated_at") ? v["consent_updated_at"] : json(nullptr);
+  }
+  RestAnswer(res, 200, {{"customer", RestCustomer(id, c)}});
+}
+
 }  // namespace
 
 void RegisterShopify(Emulator& emu) {
@@ -295,6 +380,17 @@ void RegisterShopify(Emulator& emu) {
               std::lock_guard<std::mutex> lock(emu.mu());
               Serve(*state, req, res);
             });
+
+  const std::string rest = R"(/admin/api/([0-9]{4}-[0-9]{2}|unstable)/customers)";
+  emu.Route("GET", rest + R"(/search\.json)", [&emu, state](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(emu.mu());
+    RestSearch(*state, req, res);
+  });
+  auto customer_route = [&emu, state](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(emu.mu());
+    RestCustomerRoute(*state, req, res);
+  };
+  for (const char* method : {"GET", "PUT", "DELETE"}) emu.Route(method, rest + R"(/(\d{1,18})\.json)", customer_route);
 
   emu.SetAuth(
       [&emu, state](const httplib::Request& req, bool expired) {
@@ -307,7 +403,16 @@ void RegisterShopify(Emulator& emu) {
                         "application/json");
       });
 
-  emu.SetThrottleWriter([](httplib::Response& res, const std::string& retry_after) {
+  emu.SetRequestThrottleWriter([](const httplib::Request& req, httplib::Response& res, const std::string& retry_after) {
+    if (req.path.find("/graphql.json") == std::string::npos) {
+      // REST: 429 with Retry-After in (fractional) seconds, as Shopify sends it.
+      res.status = 429;
+      res.set_header("Retry-After", retry_after.find('.') == std::string::npos ? retry_after + ".0" : retry_after);
+      res.set_header("X-Shopify-Shop-Api-Call-Limit", "40/40");
+      res.set_content(R"({"errors":"Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."})",
+                      "application/json");
+      return;
+    }
     double seconds = std::strtod(retry_after.c_str(), nullptr);
     if (!(seconds > 0)) seconds = 1;
     double requested = std::max(1.0, seconds * kRestoreRate);
