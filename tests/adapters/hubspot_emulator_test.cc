@@ -1,8 +1,11 @@
 // The real HubSpot adapter over HttplibTransport against the HubSpot
 // emulator process (tests/emulators/hubspot_emulator.cc): each operation,
 // and each way the service can answer or fail. Checks the emulator's state.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "adapters/factory.h"
 #include "adapters/http_transport.h"
@@ -212,6 +215,28 @@ TEST_CASE("HubSpot emulator: a system that is down is retried", "[hubspot][emula
   Outcome o = env.adapter->Deliver(Consent("jane@example.com", true));
   CHECK(o.cls == OutcomeClass::kRetry);
   CHECK(o.code == "connection_refused");
+}
+
+TEST_CASE("HubSpot emulator: one adapter serves several threads at once", "[hubspot][emulator]") {
+  Env env;
+  env.emu->SetFaults({{"latency_ms", 20}});  // requests overlap
+  constexpr int kThreads = 6, kEach = 20;
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        Request r = Consent("user" + std::to_string(t) + "-" + std::to_string(i) + "@example.com", i % 2 == 0);
+        if (env.adapter->Deliver(r).cls == OutcomeClass::kDone) ++done;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(done == kThreads * kEach);
+  json state = env.emu->State();
+  CHECK(state["history"].size() == kThreads * kEach);
+  CHECK(state["subscriptions"]["user3-1@example.com"]["7"] == "NOT_SUBSCRIBED");
+  CHECK(env.emu->Stats()["max_in_flight"].get<int>() > 1);
 }
 
 }  // namespace

@@ -2,8 +2,11 @@
 // emulator process (tests/emulators/salesforce_emulator.cc): each operation,
 // the OAuth refresh, and each way the service can answer or fail. Checks the
 // emulator's state.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "adapters/factory.h"
 #include "adapters/http_transport.h"
@@ -274,6 +277,30 @@ TEST_CASE("Salesforce emulator: 5xx, dropped connections, timeouts and a dead sy
   Outcome down = env.adapter->Deliver(Consent("jane@example.com", false));
   CHECK(down.cls == OutcomeClass::kRetry);
   CHECK(down.code == "connection_refused");
+}
+
+TEST_CASE("Salesforce emulator: threads that all hit an expired session share one refresh", "[salesforce][emulator]") {
+  Env env;
+  env.emu->SetFaults({{"expire_tokens", true}});
+  constexpr int kThreads = 6;
+  std::atomic<int> done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      // The dispatcher's rule: on kReauthenticate, Reauthenticate() once, then retry.
+      Outcome o = env.adapter->Deliver(Consent("jane@example.com", false));
+      if (o.cls == OutcomeClass::kReauthenticate && env.adapter->Reauthenticate()) {
+        o = env.adapter->Deliver(Consent("jane@example.com", false));
+      }
+      if (o.cls == OutcomeClass::kDone) ++done;
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(done == kThreads);
+  // A thread whose 401 came back after another's refresh finished refreshes again: at most one per thread.
+  CHECK(env.emu->State()["tokens_issued"].get<int>() >= 1);
+  CHECK(env.emu->State()["tokens_issued"].get<int>() <= kThreads);
+  CHECK(env.Record("Contact", kJane)["HasOptedOutOfEmail"] == true);
 }
 
 }  // namespace

@@ -17,10 +17,12 @@
 // Unknown ids -> 404 [{"message":"The requested resource does not exist","errorCode":"NOT_FOUND"}].
 //
 // Auth: until a token is issued or an access_token is seeded, any non-empty
-// bearer token is valid; afterwards only the latest issued (or seeded) one.
+// bearer token is valid; afterwards only the seeded and issued ones.
 // expire_tokens makes every current token fail with 401
 // [{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]
-// until a refresh issues a new one (which clears the fault).
+// until a refresh issues a new one, which clears the fault and retires every
+// older token (refreshes without the fault add tokens, as Salesforce keeps
+// several valid).
 // Throttled: 403 [{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]
 // without Retry-After (Salesforce sends none).
 // ContactPointTypeConsent.PrivacyConsentStatus must be one of consent_status_values
@@ -97,7 +99,7 @@ struct SalesforceState {
   int64_t next_id = 1;
   int64_t tokens_issued = 0;
   int64_t queries = 0;
-  std::string current_token;  // empty: any non-empty bearer token is valid
+  std::set<std::string> valid_tokens;  // empty: any non-empty bearer token is valid
   json oauth = json::object();
   bool privacy_enabled = true;
   std::set<std::string> consent_status_values = {"NotSeen", "Seen", "OptIn", "OptOut"};
@@ -330,7 +332,7 @@ void RegisterSalesforce(Emulator& emu) {
         const std::string h = req.get_header_value("Authorization");
         if (h.rfind("Bearer ", 0) != 0 || h.size() == 7) return false;
         std::lock_guard<std::mutex> lock(emu.mu());
-        return st->current_token.empty() || h.substr(7) == st->current_token;
+        return st->valid_tokens.empty() || st->valid_tokens.count(h.substr(7)) > 0;
       },
       [](const httplib::Request&, httplib::Response& res) {
         Errors(res, 401, "INVALID_SESSION_ID", "Session expired or invalid");
@@ -442,7 +444,10 @@ void RegisterSalesforce(Emulator& emu) {
           if (!want("refresh_token", refresh_token)) return oauth_error("invalid_grant", "expired access/refresh token");
           ++st->tokens_issued;
           token = "00DEMU0000000001!emulated." + std::to_string(st->tokens_issued);
-          st->current_token = token;
+          // A refresh while tokens are expired retires every older token; one
+          // without that fault adds a token (Salesforce keeps several valid).
+          if (emu.tokens_expired()) st->valid_tokens.clear();
+          st->valid_tokens.insert(token);
         }
         emu.clear_expired_tokens();
         res.status = 200;
@@ -480,7 +485,7 @@ void RegisterSalesforce(Emulator& emu) {
         st->consent_status_values = seed["consent_status_values"].get<std::set<std::string>>();
       }
       if (seed.contains("oauth")) st->oauth = seed["oauth"];
-      if (seed.contains("access_token")) st->current_token = seed["access_token"].get<std::string>();
+      if (seed.contains("access_token")) st->valid_tokens = {seed["access_token"].get<std::string>()};
       for (const json& r : seed.value("records", json::array())) {
         const std::string type = r.at("type").get<std::string>();
         if (Prefixes().count(type) == 0) return false;
