@@ -196,5 +196,27 @@ TEST_CASE("Klaviyo emulator: faults become retry, permanent and malformed outcom
   }
 }
 
+TEST_CASE("Klaviyo emulator: rapid opt-in/opt-out under faults, each retried in order, ends in the last decision",
+          "[klaviyo][emulator]") {
+  Env env(KlaviyoSettings{}, 1000);
+  env.emu->SetFaults({{"error_rate", 0.3}, {"drop_rate", 0.1}, {"throttle_next", 2}, {"seed", 7}});
+  int retries = 0;
+  bool granted = true;
+  for (int i = 0; i < 15; ++i) {
+    granted = i % 2 == 0;
+    Outcome out;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      out = env.adapter->Deliver(Consent("jane@example.com", granted));
+      if (out.cls != OutcomeClass::kRetry) break;
+      ++retries;
+    }
+    REQUIRE(out.cls == OutcomeClass::kDone);
+  }
+  CHECK(retries >= 2);
+  env.emu->SetFaults(json::object());
+  CHECK(env.Profile("jane@example.com")["subscriptions"]["email"] == (granted ? "SUBSCRIBED" : "UNSUBSCRIBED"));
+  CHECK(env.SettledState()["jobs"].size() == 15);
+}
+
 }  // namespace
 }  // namespace consentd::adapters

@@ -218,5 +218,28 @@ TEST_CASE("Mailchimp emulator: more than 10 simultaneous requests are refused wi
   CHECK(env.emu->State()["members"].size() == static_cast<size_t>(done.load()));
 }
 
+TEST_CASE("Mailchimp emulator: rapid opt-in/opt-out under faults, each retried in order, ends in the last decision",
+          "[mailchimp][emulator]") {
+  MailchimpSettings s;
+  s.resubscribe_as_pending = true;  // re-subscribes after the first opt-out become double opt-ins
+  Env env(s, 1000);
+  env.emu->SetFaults({{"error_rate", 0.3}, {"drop_rate", 0.1}, {"throttle_next", 2}, {"malformed_next", 1}, {"seed", 3}});
+  int retries = 0;
+  bool granted = true;
+  for (int i = 0; i < 15; ++i) {
+    granted = i % 2 == 0;
+    Outcome out;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      out = env.adapter->Deliver(Consent("jane@example.com", granted));
+      if (out.cls != OutcomeClass::kRetry) break;
+      ++retries;
+    }
+    REQUIRE(out.cls == OutcomeClass::kDone);
+  }
+  CHECK(retries >= 3);
+  env.emu->SetFaults(json::object());
+  CHECK(env.Member("jane@example.com")["status"] == (granted ? "pending" : "unsubscribed"));
+}
+
 }  // namespace
 }  // namespace consentd::adapters

@@ -159,5 +159,29 @@ TEST_CASE("Webhook receiver: a retired endpoint (410) is permanent; faults are r
   }
 }
 
+TEST_CASE("Webhook receiver: rapid opt-in/opt-out under faults, each retried in order, arrive in order once each",
+          "[webhook][emulator]") {
+  Env env(SystemClock::Get(), "/hooks", 1000);
+  env.emu->SetFaults({{"error_rate", 0.3}, {"drop_rate", 0.1}, {"throttle_next", 2}, {"seed", 5}});
+  int retries = 0;
+  for (int i = 0; i < 15; ++i) {
+    Outcome out;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      out = env.adapter->Deliver(Consent("evt_" + std::to_string(i), i % 2 == 0));
+      if (out.cls != OutcomeClass::kRetry) break;
+      ++retries;
+    }
+    REQUIRE(out.cls == OutcomeClass::kDone);
+  }
+  CHECK(retries >= 2);
+  env.emu->SetFaults(json::object());
+  json state = env.emu->State();
+  REQUIRE(state["events"].size() == 15);
+  for (int i = 0; i < 15; ++i) {
+    CHECK(state["events"][i]["body"]["id"] == "evt_" + std::to_string(i));
+    CHECK(state["events"][i]["body"]["decision"] == (i % 2 == 0 ? "granted" : "withdrawn"));
+  }
+}
+
 }  // namespace
 }  // namespace consentd::adapters
