@@ -13,6 +13,7 @@
 #include "ledger/exporter.h"
 #include "ledger/ledger.h"
 #include "ledger/verifier.h"
+#include "src/app/ctl_propagation.h"
 #include "src/app/data_dir.h"
 #include "policies/check.h"
 #include "src/auth/scope.h"
@@ -505,6 +506,8 @@ int main(int argc, char** argv) {
   rebuild->add_flag("--check", c.check, "compare with consent_state and report differences (required)");
   rebuild->add_option("--max-listed", c.max_listed, "differences to list (all are counted)");
   rebuild->callback([&] { rc = CmdRebuildCheck(c); });
+
+  RegisterPropagationCommands(app, &rc);  // dlq, system
 
   try {
     app.parse(argc, argv);

@@ -21,11 +21,15 @@
 #include "src/app/data_dir.h"
 #include "src/api/consent_routes.h"
 #include "src/api/ledger_routes.h"
+#include "src/api/propagation_routes.h"
 #include "src/api/rebuild_routes.h"
 #include "src/base/clock.h"
 #include "src/http/server.h"
 #include "src/obs/logger.h"
 #include "src/obs/metrics.h"
+#include "src/propagation/dispatch_targets.h"
+#include "src/propagation/dispatcher.h"
+#include "src/propagation/sleeper.h"
 #include "src/service/config.h"
 #include "src/service/runtime.h"
 
@@ -115,12 +119,38 @@ int Run(const std::string& config_path) {
   api::RegisterAdminRoutes(server, runtime, metrics, ready);
   api::RegisterConsentRoutes(server, runtime);
   api::RegisterRebuildRoutes(server, runtime);
+  // Propagation (docs/propagation.md): one HTTP transport shared by every
+  // adapter, one dispatcher lane per policy system.
+  propagation::RealSleeper propagation_sleeper(runtime.clock());
+  propagation::DispatcherOptions dopts;
+  dopts.max_attempts = static_cast<int32_t>(config->propagation.max_attempts);
+  dopts.max_age_ms = config->propagation.max_age_ms;
+  dopts.backoff = {config->propagation.backoff_base_ms, config->propagation.backoff_cap_ms};
+  dopts.confirm_backoff = {config->propagation.confirm_interval_ms, 5 * 60 * 1000};
+  dopts.poll_interval_ms = config->propagation.poll_interval_ms;
+  propagation::Dispatcher dispatcher(
+      runtime.outbox(), [&runtime](const domain::Sid& sid) { return runtime.subjects().IdentifiersOf(sid); },
+      [&runtime] { return runtime.policy(); }, dopts, runtime.clock(), propagation_sleeper, nullptr, &metrics, &logger);
+  for (propagation::DispatchTarget& t :
+       propagation::BuildDispatchTargets(*runtime.policy(), config->key_dir, std::make_shared<adapters::HttplibTransport>(),
+                                         runtime.clock(), propagation_sleeper)) {
+    dispatcher.AddTarget(std::move(t));
+  }
+  runtime.outbox().SetEnqueueObserver([&dispatcher] { dispatcher.Notify(); });
+  api::RegisterPropagationRoutes(server, runtime.outbox(), &dispatcher, runtime.clock());
   api::RegisterLedgerRoutes(server, runtime, **publisher);
 
   Status s = server.Start();
   if (!s.ok()) {
     logger.Error("consentd.start_failed", {{"error", s.ToString()}});
     return 3;
+  }
+  if (config->propagation.enabled) {
+    s = dispatcher.Start();  // in_flight rows of a previous run go back to pending
+    if (!s.ok()) {
+      logger.Error("consentd.start_failed", {{"error", s.ToString()}});
+      return 3;
+    }
   }
   ready = true;
   logger.Info("consentd.listening", {{"host", so.host},
@@ -134,6 +164,7 @@ int Run(const std::string& config_path) {
   logger.Info("consentd.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   ready = false;
   server.Stop();          // no new requests; in-flight ones (and their commits) finish
+  dispatcher.Stop();      // attempts in progress finish and record their outcomes
   checkpointer.reset();   // signs whatever the last requests appended
   logger.Info("consentd.stopped", {{"ledger_size", runtime.ledger().Size()}});
   ::close(lock_fd);

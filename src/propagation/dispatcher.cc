@@ -106,7 +106,10 @@ void Dispatcher::Stop() {
 }
 
 void Dispatcher::Notify() {
-  hot_until_ms_.store(clock_.NowMillis() + options_.hot_window_ms);
+  const int64_t now = clock_.NowMillis();
+  // Already scanning often (bulk imports call this per event): nothing to add.
+  if (now + options_.hot_window_ms / 2 < hot_until_ms_.load()) return;
+  hot_until_ms_.store(now + options_.hot_window_ms);
   for (auto& [id, lane] : lanes_) {
     std::lock_guard<std::mutex> lock(lane->mu);
     lane->dirty = true;

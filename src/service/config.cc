@@ -72,6 +72,42 @@ class Reader {
       out->push_back(std::move(cw));
     }
   }
+  void PropagationObject(const char* key, Config::Propagation* out) {
+    seen_.insert(key);
+    auto it = j_.find(key);
+    if (it == j_.end()) return;
+    if (!it->is_object()) return Error(std::string("/") + key, "must be an object");
+    for (auto m = it->begin(); m != it->end(); ++m) {
+      const std::string ptr = "/" + std::string(key) + "/" + m.key();
+      if (m.key() == "enabled") {
+        if (!m->is_boolean()) return Error(ptr, "must be true or false");
+        out->enabled = m->get<bool>();
+        continue;
+      }
+      struct Field {
+        const char* name;
+        int64_t* dst;
+        int64_t lo, hi;
+      };
+      const Field fields[] = {{"max_attempts", &out->max_attempts, 1, 1000},
+                              {"max_age_ms", &out->max_age_ms, 1000, 366LL * 24 * 3600 * 1000},
+                              {"backoff_base_ms", &out->backoff_base_ms, 1, 3600000},
+                              {"backoff_cap_ms", &out->backoff_cap_ms, 1, 24LL * 3600 * 1000},
+                              {"confirm_interval_ms", &out->confirm_interval_ms, 1, 3600000},
+                              {"poll_interval_ms", &out->poll_interval_ms, 10, 60000}};
+      const Field* f = nullptr;
+      for (const Field& c : fields) {
+        if (m.key() == c.name) f = &c;
+      }
+      if (f == nullptr) return Error(ptr, "unknown field");
+      if (!m->is_number_integer()) return Error(ptr, "must be an integer");
+      const int64_t v = m->get<int64_t>();
+      if (v < f->lo || v > f->hi) {
+        return Error(ptr, "must be between " + std::to_string(f->lo) + " and " + std::to_string(f->hi));
+      }
+      *f->dst = v;
+    }
+  }
   void Unknown() {
     for (auto it = j_.begin(); it != j_.end(); ++it) {
       if (!seen_.count(it.key())) Error("/" + it.key(), "unknown field");
@@ -122,6 +158,7 @@ Result<Config> Config::Load(const std::string& path) {
   r.Witnesses("witnesses", &c.witnesses);
   r.Int("witness_quorum", &c.witness_quorum, 0, 64);
   r.Int("witness_timeout_ms", &c.witness_timeout_ms, 100, 600000);
+  r.PropagationObject("propagation", &c.propagation);
   r.Unknown();
   if (!r.status().ok()) return r.status();
   if (c.data_dir.empty()) return Status::InvalidArgument(path + ": /data_dir: required");

@@ -51,6 +51,18 @@ struct Config {
   std::vector<Witness> witnesses;
   size_t witness_quorum = 0;  // cosignatures required before a checkpoint is published
   int64_t witness_timeout_ms = 5000;
+  // Propagation's dispatcher (docs/propagation.md): the member
+  // "propagation" {"enabled","max_attempts","max_age_ms","backoff_base_ms",
+  // "backoff_cap_ms","confirm_interval_ms","poll_interval_ms"}.
+  struct Propagation {
+    bool enabled = true;                     // false: rows accumulate, nothing is sent
+    int64_t max_attempts = 12;               // delivery attempts before a row is dead
+    int64_t max_age_ms = 7LL * 24 * 3600 * 1000;
+    int64_t backoff_base_ms = 1000;          // full-jitter exponential backoff
+    int64_t backoff_cap_ms = 15 * 60 * 1000;
+    int64_t confirm_interval_ms = 2000;      // first poll of an accepted job
+    int64_t poll_interval_ms = 500;          // pauses and replays of other processes
+  } propagation;
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
 
