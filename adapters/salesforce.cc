@@ -284,12 +284,17 @@ class SalesforceAdapter final : public Adapter {
     if (!FindRecords(request.customer, true, &records, &out)) return out;
     if (records.empty()) return Make(OutcomeClass::kAlreadyDone, "not_found", out.http_status);
     // Flag the Individuals first: if a delete then fails, the retry still
-    // finds the records and their Individuals.
+    // finds the records and their Individuals. A flag refused for good (no
+    // access to Individual, say) must not stop the erasure itself: the
+    // deletes go on and the outcome says the flag is missing.
     std::set<std::string> flagged;
+    bool flag_refused = false;
     for (const Record& rec : records) {
       if (rec.individual_id.empty() || !flagged.insert(rec.individual_id).second) continue;
       Outcome step = Patch("Individual", rec.individual_id, json{{"ShouldForget", true}});
-      if (step.cls != OutcomeClass::kDone && step.http_status != 404) return step;
+      if (step.cls == OutcomeClass::kDone || step.http_status == 404) continue;
+      if (step.cls != OutcomeClass::kPermanent) return step;
+      flag_refused = true;
     }
     int deleted = 0;
     std::string already_code = "not_found";
@@ -304,7 +309,7 @@ class SalesforceAdapter final : public Adapter {
       ++deleted;
     }
     if (deleted == 0) return Make(OutcomeClass::kAlreadyDone, already_code, 404);
-    Outcome done = Make(OutcomeClass::kDone, "ok", 204);
+    Outcome done = Make(OutcomeClass::kDone, flag_refused ? "individual_not_flagged" : "ok", 204);
     done.system_id = records[0].id;
     return done;
   }

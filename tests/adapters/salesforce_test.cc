@@ -280,6 +280,25 @@ TEST_CASE("Salesforce: erase flags the Individual ShouldForget, then deletes the
   CHECK(reqs[2].body.empty());
 }
 
+TEST_CASE("Salesforce: an Individual flag refused for good does not stop the delete; a transient failure retries",
+          "[salesforce]") {
+  Fixture f;
+  f.transport->Enqueue(Records({Rec(kC1, kI1)}));
+  f.transport->Enqueue(Error(403, "INSUFFICIENT_ACCESS_OR_READONLY"));
+  f.transport->Enqueue(FakeHttpTransport::Respond(204, ""));
+  Outcome o = f.adapter->Deliver(Erase());
+  CHECK(o.cls == OutcomeClass::kDone);
+  CHECK(o.code == "individual_not_flagged");
+  REQUIRE(f.transport->requests().size() == 3);
+  CHECK(f.transport->requests()[2].method == "DELETE");
+
+  f.transport->Enqueue(Records({Rec(kC1, kI1)}));
+  f.transport->Enqueue(Error(503, "SERVER_UNAVAILABLE"));
+  Outcome busy = f.adapter->Deliver(Erase());
+  CHECK(busy.cls == OutcomeClass::kRetry);
+  CHECK(f.transport->requests().size() == 5);  // no delete before the flag is in place
+}
+
 TEST_CASE("Salesforce: erase of a customer with no record, or already deleted, is already done", "[salesforce]") {
   Fixture f;
   f.transport->Enqueue(Records({}));
