@@ -23,8 +23,10 @@
 #include "src/api/ledger_routes.h"
 #include "src/api/propagation_routes.h"
 #include "src/api/rebuild_routes.h"
+#include "src/api/webhook_routes.h"
 #include "src/base/clock.h"
 #include "src/http/server.h"
+#include "src/ingest/webhook_ingest.h"
 #include "src/obs/logger.h"
 #include "src/obs/metrics.h"
 #include "src/propagation/dispatch_targets.h"
@@ -138,6 +140,26 @@ int Run(const std::string& config_path) {
   }
   runtime.outbox().SetEnqueueObserver([&dispatcher] { dispatcher.Notify(); });
   api::RegisterPropagationRoutes(server, runtime.outbox(), &dispatcher, runtime.clock());
+  // Webhooks (docs/webhooks.md). Erasure events answer 503 until the
+  // runtime provides its ErasureIntake; no EchoFilter yet (the outbox does
+  // not implement one), so only the conflict rules stop echoes.
+  ingest::IngestOptions io;
+  io.klaviyo.signature_header = config->klaviyo_signature_header;
+  io.klaviyo.timestamp_header = config->klaviyo_timestamp_header;
+  io.klaviyo.webhook_id_header = config->klaviyo_webhook_id_header;
+  io.klaviyo.encoding = config->klaviyo_signature_encoding;
+  io.klaviyo.window_ms = config->webhook_signature_window_ms;
+  io.signature_window_ms = config->webhook_signature_window_ms;
+  io.secret_rotation_window_ms = config->webhook_secret_rotation_window_ms;
+  std::vector<std::string> ingest_warnings;
+  Result<std::unique_ptr<ingest::WebhookIngest>> webhooks =
+      ingest::WebhookIngest::Open(runtime, io, /*erasure=*/nullptr, /*echo=*/nullptr, &ingest_warnings);
+  if (!webhooks.ok()) {
+    logger.Error("consentd.start_failed", {{"error", webhooks.status().ToString()}});
+    return 3;
+  }
+  for (const std::string& w : ingest_warnings) logger.Warn("webhooks.credential", {{"problem", w}});
+  api::RegisterWebhookRoutes(server, **webhooks, config->max_body_bytes, !so.tls_cert_file.empty());
   api::RegisterLedgerRoutes(server, runtime, **publisher);
 
   Status s = server.Start();

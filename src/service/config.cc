@@ -154,6 +154,12 @@ Result<Config> Config::Load(const std::string& path) {
   r.Int("checkpoint_interval_ms", &c.checkpoint_interval_ms, 10, 3600000);
   r.Str("log_level", &c.log_level);
   r.Str("log_file", &c.log_file);
+  r.Str("klaviyo_signature_header", &c.klaviyo_signature_header);
+  r.Str("klaviyo_timestamp_header", &c.klaviyo_timestamp_header);
+  r.Str("klaviyo_webhook_id_header", &c.klaviyo_webhook_id_header);
+  r.Str("klaviyo_signature_encoding", &c.klaviyo_signature_encoding);
+  r.Int("webhook_signature_window_ms", &c.webhook_signature_window_ms, 1000, 24 * 3600 * 1000);
+  r.Int("webhook_secret_rotation_window_ms", &c.webhook_secret_rotation_window_ms, 0, 7 * 24 * 3600 * 1000LL);
   r.Bool("ledger_public", &c.ledger_public);
   r.Witnesses("witnesses", &c.witnesses);
   r.Int("witness_quorum", &c.witness_quorum, 0, 64);
@@ -183,6 +189,14 @@ Result<Config> Config::Load(const std::string& path) {
   }
   if (c.witness_quorum > c.witnesses.size()) {
     return Status::InvalidArgument(path + ": /witness_quorum: more than the configured witnesses");
+  }
+  if (c.klaviyo_signature_encoding != "hex" && c.klaviyo_signature_encoding != "base64") {
+    return Status::InvalidArgument(path + ": /klaviyo_signature_encoding: \"hex\" or \"base64\"");
+  }
+  for (const std::string* h : {&c.klaviyo_signature_header, &c.klaviyo_timestamp_header, &c.klaviyo_webhook_id_header}) {
+    if (h->empty() || h->size() > 64 || h->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+      return Status::InvalidArgument(path + ": /klaviyo_*_header: 1..64 letters, digits and '-'");
+    }
   }
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error") {
     return Status::InvalidArgument(path + ": /log_level: one of debug, info, warn, error");

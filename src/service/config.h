@@ -41,6 +41,15 @@ struct Config {
 
   int64_t checkpoint_interval_ms = 1000;
 
+  // Webhooks (docs/webhooks.md). Klaviyo's signature scheme is UNCONFIRMED,
+  // so its header names and encoding ("hex" or "base64") are settings.
+  std::string klaviyo_signature_header = "Klaviyo-Signature";
+  std::string klaviyo_timestamp_header = "Klaviyo-Timestamp";
+  std::string klaviyo_webhook_id_header = "Klaviyo-Webhook-Id";
+  std::string klaviyo_signature_encoding = "hex";
+  int64_t webhook_signature_window_ms = 5 * 60 * 1000;        // HubSpot, Klaviyo, signed webhooks
+  int64_t webhook_secret_rotation_window_ms = 60 * 60 * 1000;  // Shopify previous_webhook_secret
+
   // Auditors and witnesses (docs/operations.md "Auditors and witnesses").
   bool ledger_public = false;  // the ledger read API needs no token (else scope auditor)
   struct Witness {
