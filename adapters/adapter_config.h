@@ -51,15 +51,19 @@ struct SalesforceSettings {
 struct KlaviyoSettings {
   std::string list_id;
   std::string custom_source = "consentd";
-  bool suppress_on_email_withdrawal = false;  // also suppress the profile (USER_SUPPRESSED) when email consent is withdrawn
-  bool poll_job_status = true;  // confirm jobs that return an id by polling them; false: a 202 counts as done (UNCONFIRMED)
+  // Also suppress the profile (USER_SUPPRESSED) when email consent is withdrawn.
+  bool suppress_on_email_withdrawal = false;
+  // Confirm jobs that return an id by polling them; false: a 202 counts as done (UNCONFIRMED).
+  bool poll_job_status = true;
 };
 
 struct MailchimpSettings {
   std::string list_id;
   std::string data_center;
   std::map<std::string, std::string> marketing_permission_ids;  // purpose -> id
-  bool resubscribe_as_pending = false;  // "Member In Compliance State" on a re-subscribe: send status "pending" (double opt-in) instead of failing
+  // On "Member In Compliance State" for a re-subscribe, send status "pending"
+  // (Mailchimp's double opt-in email) instead of failing permanently.
+  bool resubscribe_as_pending = false;
 };
 
 struct SignedWebhookSettings {

@@ -78,7 +78,9 @@ std::string UrlEncode(std::string_view s) {
 
 // A JSON:API filter string literal: Klaviyo quotes values with double
 // quotes; a value holding one is refused before it reaches the filter.
-bool FilterSafe(std::string_view s) { return s.find('"') == std::string_view::npos && s.find('\\') == std::string_view::npos; }
+bool FilterSafe(std::string_view s) {
+  return s.find('"') == std::string_view::npos && s.find('\\') == std::string_view::npos;
+}
 
 class KlaviyoAdapter final : public Adapter {
  public:
@@ -107,8 +109,8 @@ class KlaviyoAdapter final : public Adapter {
         request.granted ? "SUBSCRIBED" : "UNSUBSCRIBED";
     const std::string type =
         request.granted ? "profile-subscription-bulk-create-job" : "profile-subscription-bulk-delete-job";
-    json data = {{"type", type},
-                 {"attributes", {{"profiles", {{"data", json::array({{{"type", "profile"}, {"attributes", attributes}}})}}}}}};
+    json profile = {{"type", "profile"}, {"attributes", attributes}};
+    json data = {{"type", type}, {"attributes", {{"profiles", {{"data", json::array({profile})}}}}}};
     if (request.granted) {
       data["attributes"]["custom_source"] = settings_.custom_source;
       // consented_at is refused without historical_import; Klaviyo stamps the time itself.

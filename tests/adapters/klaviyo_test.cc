@@ -100,7 +100,7 @@ TEST_CASE("An email grant posts a subscription bulk-create job with the key, rev
   CHECK(json::parse(reqs[0].body) == expected);
 }
 
-TEST_CASE("An SMS withdrawal posts a subscription bulk-delete job for the phone (and email), without a list when none is set") {
+TEST_CASE("An SMS withdrawal posts a bulk-delete job for the phone (and email), without a list when none is set") {
   Fixture f;
   f.http->Enqueue(FakeHttpTransport::Respond(202, ""));
   CHECK(f.adapter->Deliver(Consent(false, "sms")).cls == OutcomeClass::kDone);
@@ -296,7 +296,8 @@ TEST_CASE("Lookup finds the profile id by email filter, or empty when there is n
   f.http->Enqueue(FakeHttpTransport::Respond(200, R"({"data":[{"type":"profile","id":"01P9"}],"links":{}})"));
   CHECK(f.adapter->Lookup(Consent(true).customer, &out) == std::string("01P9"));
   CHECK(f.http->requests()[0].url ==
-        "https://a.klaviyo.com/api/profiles?filter=equals%28email%2C%22jane%40example.com%22%29&fields%5Bprofile%5D=id");
+        "https://a.klaviyo.com/api/profiles?filter=equals%28email%2C%22jane%40example.com%22%29"
+        "&fields%5Bprofile%5D=id");
   f.http->Enqueue(FakeHttpTransport::Respond(200, R"({"data":[]})"));
   CHECK(f.adapter->Lookup(Consent(true).customer, &out) == std::string());
   f.http->Enqueue(FakeHttpTransport::Respond(200, R"({"data":{}})"));

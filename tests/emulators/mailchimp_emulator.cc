@@ -138,7 +138,8 @@ void RegisterMailchimp(Emulator& emu) {
         return ConstantTimeEquals(decoded->substr(colon + 1), st->api_key);
       },
       [](const httplib::Request&, httplib::Response& res) {
-        Problem(res, 401, "API Key Invalid", "Your API key may be invalid, or you've attempted to access the wrong datacenter.");
+        Problem(res, 401, "API Key Invalid",
+                "Your API key may be invalid, or you've attempted to access the wrong datacenter.");
       });
   emu.SetThrottleWriter([](httplib::Response& res, const std::string&) {
     Problem(res, 429, "Too Many Requests", "You have exceeded the limit of 10 simultaneous connections.");
