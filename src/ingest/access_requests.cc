@@ -47,7 +47,7 @@ Result<std::vector<AccessRequest>> AccessRequests::List(size_t limit) {
   auto lock = db_.Lock();
   Result<vault::Stmt> st = db_.Cached(
       "SELECT id, kind, system, sid, reference, received_ms, seq FROM access_requests"
-      " ORDER BY received_ms DESC, id LIMIT ?1");
+      " ORDER BY seq DESC LIMIT ?1");
   if (!st.ok()) return st.status();
   st->Bind(1, static_cast<int64_t>(limit));
   std::vector<AccessRequest> out;
