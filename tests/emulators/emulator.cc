@@ -189,7 +189,9 @@ void Emulator::Route(const std::string& method, const std::string& pattern, Hand
       }
     }
     --in_flight_;
-    Record(res.status);
+    // A handler that only sets content leaves the status at -1; cpp-httplib
+    // sends 200 for it after this wrapper returns.
+    Record(res.status == -1 ? 200 : res.status);
   };
   if (method == "GET") {
     server_.Get(pattern, wrapped);
