@@ -548,5 +548,58 @@ TEST_CASE("Shopify consent userError for a customer that no longer exists is don
   CHECK(o.code == "not_found");
 }
 
+TEST_CASE("Shopify bounds what it copies from oversized or hostile answers", "[shopify]") {
+  Fixture f;
+  Request r = Consent("email", true);
+  r.customer.system_id = kGid;
+  // A 4 MiB body that is not JSON.
+  f.transport->Enqueue(FakeHttpTransport::Respond(200, std::string(4 << 20, 'x')));
+  Outcome big = f.Make()->Deliver(r);
+  CHECK(big.cls == OutcomeClass::kRetry);
+  CHECK(big.code == "malformed_response");
+  // A userError code of 10,000 characters is cut to 48.
+  json user_errors = json::array({{{"field", nullptr}, {"message", "m"}, {"code", std::string(10000, 'A')}}});
+  f.transport->Enqueue(Ok({{"customerEmailMarketingConsentUpdate", {{"customer", nullptr}, {"userErrors", user_errors}}}}));
+  f.transport->Enqueue(Ok({{"customer", {{"id", kGid}}}}));
+  Outcome coded = f.Make()->Deliver(r);
+  CHECK(coded.cls == OutcomeClass::kPermanent);
+  CHECK(coded.code == "user_error_" + std::string(48, 'a'));
+  // A throttle hint asking for hours is capped at a minute.
+  f.transport->Enqueue(FakeHttpTransport::Respond(200, R"({"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED"}}],
+      "extensions":{"cost":{"requestedQueryCost":1e12,"throttleStatus":{"currentlyAvailable":0,"restoreRate":0.001}}}})"));
+  CHECK(f.Make()->Deliver(r).retry_after_ms == 60000);
+  // A lookup answer with thousands of near matches still finds nothing wrong.
+  json nodes = json::array();
+  for (int i = 0; i < 5000; ++i) nodes.push_back({{"id", "gid://shopify/Customer/" + std::to_string(i)}, {"email", "jane@example.com" + std::to_string(i)}});
+  f.transport->Enqueue(Ok(LookupResult(nodes)));
+  Outcome lo;
+  CHECK(f.Make()->Lookup(Consent("email", true).customer, &lo) == std::string());
+  CHECK(lo.code == "not_found");
+}
+
+TEST_CASE("Shopify answers a replayed delivery the same way (consent mutations set a state)", "[shopify]") {
+  Fixture f;
+  Request r = Consent("email", false);
+  r.customer.system_id = kGid;
+  f.transport->Enqueue(Ok(ConsentOk()));
+  f.transport->Enqueue(Ok(ConsentOk()));
+  auto a = f.Make();
+  CHECK(a->Deliver(r).cls == OutcomeClass::kDone);
+  CHECK(a->Deliver(r).cls == OutcomeClass::kDone);
+  REQUIRE(f.transport->requests().size() == 2);
+  CHECK(f.transport->requests()[0].body == f.transport->requests()[1].body);
+}
+
+TEST_CASE("Shopify lookup ignores nodes whose id is not a customer GID", "[shopify]") {
+  Fixture f;
+  f.transport->Enqueue(Ok(LookupResult(json::parse(R"([
+      {"id":"gid://shopify/Order/5","email":"jane@example.com"},
+      {"id":42,"email":"jane@example.com"},
+      {"email":"jane@example.com"}])"))));
+  Outcome lo;
+  CHECK(f.Make()->Lookup(Consent("email", true).customer, &lo) == std::string());
+  CHECK(lo.code == "not_found");
+}
+
 }  // namespace
 }  // namespace consentd::adapters

@@ -275,5 +275,34 @@ TEST_CASE("WooCommerce Confirm has nothing asynchronous to wait for", "[woocomme
   CHECK(f.transport->requests().empty());
 }
 
+TEST_CASE("WooCommerce bounds what it copies from oversized or hostile answers", "[woocommerce]") {
+  Fixture f;
+  Request r = Consent("newsletter", true);
+  r.customer.system_id = "25";
+  f.transport->Enqueue(FakeHttpTransport::Respond(400, std::string(4 << 20, '{')));
+  Outcome big = f.Make()->Deliver(r);
+  CHECK(big.cls == OutcomeClass::kPermanent);
+  CHECK(big.code == "http_400");
+  f.transport->Enqueue(WooError(400, "woocommerce_rest_" + std::string(200, 'a'), "x"));
+  CHECK(f.Make()->Deliver(r).code == "http_400");
+  Outcome lo;
+  f.transport->Enqueue(FakeHttpTransport::Respond(200, std::string(4 << 20, '[')));
+  CHECK_FALSE(f.Make()->Lookup(r.customer, &lo).has_value());
+  CHECK(lo.code == "malformed_response");
+}
+
+TEST_CASE("WooCommerce answers a replayed delivery the same way (PUT of the same meta)", "[woocommerce]") {
+  Fixture f;
+  Request r = Consent("newsletter", true);
+  r.customer.system_id = "25";
+  f.transport->Enqueue(FakeHttpTransport::Respond(200, "{}"));
+  f.transport->Enqueue(FakeHttpTransport::Respond(200, "{}"));
+  auto a = f.Make();
+  CHECK(a->Deliver(r).cls == OutcomeClass::kDone);
+  CHECK(a->Deliver(r).cls == OutcomeClass::kDone);
+  REQUIRE(f.transport->requests().size() == 2);
+  CHECK(f.transport->requests()[0].body == f.transport->requests()[1].body);
+}
+
 }  // namespace
 }  // namespace consentd::adapters
