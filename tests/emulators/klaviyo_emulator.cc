@@ -47,6 +47,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,8 @@ namespace {
 
 using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
+
+constexpr char kSuppressionJob[] = "profile-suppression-bulk-create-job";
 
 void JsonApiError(httplib::Response& res, int status, const std::string& code, const std::string& title,
                   const std::string& pointer = "/data/") {
@@ -103,8 +106,16 @@ struct KlaviyoState {
   int job_delay_ms = 200;
   int next_profile = 1;
   int next_job = 1;
-  std::vector<Profile> profiles;
+  // Profiles by id (ids are sequential, so this is creation order), with
+  // indexes by email and phone; jobs in creation order, the first
+  // `applied` of them complete. Every lookup is logarithmic, so that
+  // benchmark runs of many thousand changes stay fast.
+  std::map<std::string, Profile> profiles;
+  std::map<std::string, std::string> by_email, by_phone;
   std::deque<Job> jobs;
+  size_t applied = 0;
+  std::map<std::string, size_t> job_index;      // job id -> position in jobs
+  std::set<std::string> pending_deletions;       // profile ids
   std::vector<std::string> deleted_profiles;
 
   std::string NewId(char kind, int* counter) {
@@ -113,28 +124,46 @@ struct KlaviyoState {
     return buf;
   }
 
+  // The profile named by id, else by email, else by phone.
   Profile* Find(const ProfileRef& ref) {
-    for (Profile& p : profiles) {
-      if ((!ref.id.empty() && p.id == ref.id) || (!ref.email.empty() && p.email == ref.email) ||
-          (!ref.phone.empty() && p.phone == ref.phone)) {
-        return &p;
-      }
-    }
-    return nullptr;
+    std::string id = ref.id;
+    if (id.empty() && !ref.email.empty() && by_email.count(ref.email)) id = by_email[ref.email];
+    if (id.empty() && !ref.phone.empty() && by_phone.count(ref.phone)) id = by_phone[ref.phone];
+    auto it = profiles.find(id);
+    return it == profiles.end() ? nullptr : &it->second;
   }
 
   Profile* FindOrCreate(const ProfileRef& ref) {
-    if (Profile* p = Find(ref)) {
-      if (p->phone.empty()) p->phone = ref.phone;
-      if (p->email.empty()) p->email = ref.email;
-      return p;
+    Profile* p = Find(ref);
+    if (p == nullptr) {
+      const std::string id = NewId('P', &next_profile);
+      p = &profiles[id];
+      p->id = id;
     }
-    Profile p;
-    p.id = NewId('P', &next_profile);
-    p.email = ref.email;
-    p.phone = ref.phone;
-    profiles.push_back(p);
-    return &profiles.back();
+    if (p->email.empty() && !ref.email.empty() && !by_email.count(ref.email)) {
+      p->email = ref.email;
+      by_email[ref.email] = p->id;
+    }
+    if (p->phone.empty() && !ref.phone.empty() && !by_phone.count(ref.phone)) {
+      p->phone = ref.phone;
+      by_phone[ref.phone] = p->id;
+    }
+    return p;
+  }
+
+  void Delete(const std::string& id) {
+    auto it = profiles.find(id);
+    if (it == profiles.end()) return;
+    by_email.erase(it->second.email);
+    by_phone.erase(it->second.phone);
+    deleted_profiles.push_back(id);
+    profiles.erase(it);
+  }
+
+  void Add(Job job) {
+    job_index[job.id] = jobs.size();
+    if (job.type == "data-privacy-deletion-job") pending_deletions.insert(job.profiles[0].id);
+    jobs.push_back(std::move(job));
   }
 
   void Apply(Job& job) {
@@ -142,14 +171,8 @@ struct KlaviyoState {
     for (size_t i = 0; i < job.profiles.size(); ++i) {
       const ProfileRef& ref = job.profiles[i];
       if (job.type == "data-privacy-deletion-job") {
-        for (auto it = profiles.begin(); it != profiles.end(); ++it) {
-          if ((!ref.id.empty() && it->id == ref.id) || (!ref.email.empty() && it->email == ref.email) ||
-              (!ref.phone.empty() && it->phone == ref.phone)) {
-            deleted_profiles.push_back(it->id);
-            profiles.erase(it);
-            break;
-          }
-        }
+        pending_deletions.erase(ref.id);
+        Delete(ref.id);
         continue;
       }
       Profile* p = FindOrCreate(ref);
@@ -184,11 +207,7 @@ struct KlaviyoState {
   // Applies every due job, in creation order (a job waits for the ones before it).
   void Tick() {
     const auto now = SteadyClock::now();
-    for (Job& job : jobs) {
-      if (job.status != "queued") continue;
-      if (job.due > now) break;
-      Apply(job);
-    }
+    while (applied < jobs.size() && jobs[applied].due <= now) Apply(jobs[applied++]);
   }
 
   json JobResource(const Job& job) const {
@@ -319,7 +338,7 @@ void RegisterKlaviyo(Emulator& emu) {
   emu.SetStateFn([st] {
     st->Tick();
     json profiles = json::array();
-    for (const Profile& p : st->profiles) {
+    for (const auto& [id, p] : st->profiles) {
       json subs = {{"email", "NEVER_SUBSCRIBED"}, {"sms", "NEVER_SUBSCRIBED"}};
       for (const auto& [ch, c] : p.consent) subs[ch] = c;
       profiles.push_back({{"id", p.id},
@@ -383,7 +402,7 @@ void RegisterKlaviyo(Emulator& emu) {
       job.type = type;
       job.due = SteadyClock::now() + std::chrono::milliseconds(st->job_delay_ms);
       job.created_at = "2024-01-01T00:00:00+00:00";
-      st->jobs.push_back(job);
+      st->Add(job);
       res.status = 202;
       if (returns_job) res.set_content(st->JobResource(job).dump(), "application/vnd.api+json");
     };
@@ -399,10 +418,9 @@ void RegisterKlaviyo(Emulator& emu) {
             api(true, post_job("profile-suppression-bulk-delete-job", 100, false, true)));
   emu.Route("GET", "/api/profile-suppression-bulk-create-jobs/([A-Za-z0-9]+)",
             api(false, [st](const httplib::Request& req, httplib::Response& res) {
-              for (const Job& j : st->jobs) {
-                if (j.id == req.matches[1] && j.type == "profile-suppression-bulk-create-job") {
-                  return res.set_content(st->JobResource(j).dump(), "application/vnd.api+json");
-                }
+              auto it = st->job_index.find(req.matches[1]);
+              if (it != st->job_index.end() && st->jobs[it->second].type == kSuppressionJob) {
+                return res.set_content(st->JobResource(st->jobs[it->second]).dump(), "application/vnd.api+json");
               }
               JsonApiError(res, 404, "not_found", "Not found.", "");
             }));
@@ -444,10 +462,8 @@ void RegisterKlaviyo(Emulator& emu) {
               }
               Profile* p = st->Find(ref);
               if (p == nullptr) return JsonApiError(res, 404, "not_found", "Profile not found.", "");
-              for (const Job& j : st->jobs) {
-                if (j.type == "data-privacy-deletion-job" && j.status == "queued" && j.profiles[0].id == p->id) {
-                  return JsonApiError(res, 409, "conflict", "A deletion of this profile is pending.", "");
-                }
+              if (st->pending_deletions.count(p->id)) {
+                return JsonApiError(res, 409, "conflict", "A deletion of this profile is pending.", "");
               }
               Job job;
               job.id = st->NewId('J', &st->next_job);
@@ -456,7 +472,7 @@ void RegisterKlaviyo(Emulator& emu) {
               job.channels.push_back("");
               job.due = SteadyClock::now() + std::chrono::milliseconds(st->job_delay_ms);
               job.created_at = "2024-01-01T00:00:00+00:00";
-              st->jobs.push_back(job);
+              st->Add(job);
               res.status = 202;
             }));
 
@@ -474,11 +490,12 @@ void RegisterKlaviyo(Emulator& emu) {
               }
               if (field.empty()) return JsonApiError(res, 400, "invalid", "Invalid filter.", "");
               json data = json::array();
-              for (const Profile& p : st->profiles) {
-                if ((field == "email" ? p.email : p.phone) != value) continue;
+              ProfileRef ref;
+              (field == "email" ? ref.email : ref.phone) = value;
+              if (const Profile* p = st->Find(ref)) {
                 data.push_back({{"type", "profile"},
-                                {"id", p.id},
-                                {"attributes", {{"email", p.email}, {"phone_number", p.phone}}}});
+                                {"id", p->id},
+                                {"attributes", {{"email", p->email}, {"phone_number", p->phone}}}});
               }
               res.set_content(json{{"data", data}, {"links", {{"self", "/api/profiles"}}}}.dump(),
                               "application/vnd.api+json");
