@@ -2,7 +2,9 @@
 // "## Mailchimp").
 //
 // A member is named by its subscriber hash (MailchimpSubscriberHash) in the
-// audience settings.list_id. Operations:
+// audience settings.list_id; a withdrawal or an erase for a customer whose
+// email is gone can name it by a known hash (Customer::system_id, from
+// Lookup). Operations:
 //   grant, purpose with a marketing permission id:
 //     PUT  /lists/{list}/members/{hash} {email_address, status_if_new:"subscribed",
 //                                         marketing_permissions:[{id, enabled:true}]}
@@ -100,9 +102,19 @@ class MailchimpAdapter final : public Adapter {
   }
 
   Outcome Deliver(const Request& request) override {
-    if (request.customer.email.empty()) return Fail(OutcomeClass::kPermanent, "no_email");
     if (settings_.list_id.empty()) return Fail(OutcomeClass::kPermanent, "no_list_id");
-    const std::string member = MemberUrl(request.customer.email);
+    // An audience is an email list: other channels cannot be represented.
+    if (request.op == Operation::kSetConsent && request.channel != "email") {
+      return Fail(OutcomeClass::kPermanent, "unsupported_purpose");
+    }
+    // A grant may create the member, which needs its address; a withdrawal
+    // or an erase can name the member by a known hash alone.
+    const bool needs_email = request.op == Operation::kSetConsent && request.granted;
+    const std::string hash = MemberHash(request.customer);
+    if (hash.empty() || (needs_email && request.customer.email.empty())) {
+      return Fail(OutcomeClass::kPermanent, "no_email");
+    }
+    const std::string member = lists_url_ + settings_.list_id + "/members/" + hash;
     if (request.op == Operation::kErase) {
       Outcome out = Classify(Send("POST", member + "/actions/delete-permanent", ""));
       if (out.http_status == 404) {
@@ -111,8 +123,6 @@ class MailchimpAdapter final : public Adapter {
       }
       return out;
     }
-    // An audience is an email list: other channels cannot be represented.
-    if (request.channel != "email") return Fail(OutcomeClass::kPermanent, "unsupported_purpose");
     auto permission = settings_.marketing_permission_ids.find(request.purpose);
     const bool by_permission = permission != settings_.marketing_permission_ids.end();
 
@@ -156,15 +166,16 @@ class MailchimpAdapter final : public Adapter {
 
   // The member's id is its subscriber hash; "" when the audience does not hold it.
   std::optional<std::string> Lookup(const Customer& customer, Outcome* outcome) override {
-    if (customer.email.empty()) {
-      *outcome = Fail(OutcomeClass::kPermanent, "no_email");
-      return std::nullopt;
-    }
     if (settings_.list_id.empty()) {
       *outcome = Fail(OutcomeClass::kPermanent, "no_list_id");
       return std::nullopt;
     }
-    HttpResponse response = Send("GET", MemberUrl(customer.email) + "?fields=id,status", "");
+    const std::string hash = MemberHash(customer);
+    if (hash.empty()) {
+      *outcome = Fail(OutcomeClass::kPermanent, "no_email");
+      return std::nullopt;
+    }
+    HttpResponse response = Send("GET", lists_url_ + settings_.list_id + "/members/" + hash + "?fields=id,status", "");
     *outcome = Member(response);
     if (outcome->http_status == 404) {
       outcome->cls = OutcomeClass::kDone;
@@ -184,8 +195,16 @@ class MailchimpAdapter final : public Adapter {
     return out;
   }
 
-  std::string MemberUrl(const std::string& email) const {
-    return lists_url_ + settings_.list_id + "/members/" + MailchimpSubscriberHash(email);
+  // The member's subscriber hash: from the email, else the system id when it
+  // is one (Lookup's answer, kept in the vault); "" when neither.
+  static std::string MemberHash(const Customer& customer) {
+    if (!customer.email.empty()) return MailchimpSubscriberHash(customer.email);
+    const std::string& id = customer.system_id;
+    if (id.size() != 32) return "";
+    for (char c : id) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return "";
+    }
+    return id;
   }
 
   HttpResponse Send(const char* method, const std::string& url, std::string body) {

@@ -304,5 +304,35 @@ TEST_CASE("Mailchimp operations are synchronous: Confirm is done") {
   CHECK(f.http->requests().empty());
 }
 
+TEST_CASE("Without an email, a withdrawal or an erase names the member by a known hash; a grant cannot") {
+  Fixture f;
+  Request erase = Erase();
+  erase.customer.email.clear();
+  erase.customer.system_id = kHash;
+  f.http->Enqueue(FakeHttpTransport::Respond(204, ""));
+  CHECK(f.adapter->Deliver(erase).cls == OutcomeClass::kDone);
+  Request withdraw = Consent(false);
+  withdraw.customer.email.clear();
+  withdraw.customer.system_id = kHash;
+  f.http->Enqueue(FakeHttpTransport::Respond(200, MemberBody("unsubscribed")));
+  CHECK(f.adapter->Deliver(withdraw).cls == OutcomeClass::kDone);
+  auto reqs = f.http->requests();
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[0].url == std::string(kMember) + "/actions/delete-permanent");
+  CHECK(reqs[1].url == kMember);
+
+  Request grant = Consent(true);
+  grant.customer.email.clear();
+  grant.customer.system_id = kHash;
+  CHECK(f.adapter->Deliver(grant).code == "no_email");
+  Request forged = Erase();
+  forged.customer.email.clear();
+  forged.customer.system_id = "../../lists/L2/members/x";
+  CHECK(f.adapter->Deliver(forged).code == "no_email");
+  forged.customer.system_id = std::string(32, 'G');
+  CHECK(f.adapter->Deliver(forged).code == "no_email");
+  CHECK(f.http->requests().size() == 2);
+}
+
 }  // namespace
 }  // namespace consentd::adapters
