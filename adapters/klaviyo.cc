@@ -120,9 +120,8 @@ class KlaviyoAdapter final : public Adapter {
       data["relationships"]["list"]["data"] = {{"type", "list"}, {"id", settings_.list_id}};
     }
     Outcome out = Job(Post("/api/" + type + "s", {{"data", data}}));
-    if (request.granted || !email || !settings_.suppress_on_email_withdrawal || out.cls != OutcomeClass::kDone) {
-      return out;
-    }
+    const bool unsubscribed = out.cls == OutcomeClass::kDone || out.cls == OutcomeClass::kAccepted;
+    if (request.granted || !email || !settings_.suppress_on_email_withdrawal || !unsubscribed) return out;
     // The unsubscribe is in; the suppression job (retried with it as one
     // unit when it fails: both are idempotent) carries the reference.
     json suppress = {{"type", kSuppressionJob},

@@ -152,6 +152,15 @@ TEST_CASE("With suppress_on_email_withdrawal an email withdrawal also suppresses
     CHECK(f.adapter->Deliver(Consent(false)).cls == OutcomeClass::kRetry);
     CHECK(f.http->requests().size() == 8);
   }
+  SECTION("an unsubscribe that returns a job id still gets its suppression, whose id is the reference") {
+    f.http->Enqueue(FakeHttpTransport::Respond(
+        202, R"({"data":{"type":"profile-subscription-bulk-delete-job","id":"UNSUB1"}})"));
+    f.http->Enqueue(SuppressionJob("queued"));
+    Outcome both = f.adapter->Deliver(Consent(false));
+    CHECK(both.cls == OutcomeClass::kAccepted);
+    CHECK(both.reference == "JOB42");
+    CHECK(f.http->requests().size() == 9);
+  }
   SECTION("a forged job reference is refused before any request") {
     size_t before = f.http->requests().size();
     CHECK(f.adapter->Confirm(Consent(false), "a\"b").code == "bad_reference");
