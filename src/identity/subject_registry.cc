@@ -192,6 +192,54 @@ Result<std::optional<Sid>> SubjectRegistry::Lookup(const domain::Identifier& ide
   return LookupRoot(*id, nullptr);
 }
 
+void SubjectRegistry::LookupMany(std::span<const domain::Identifier> identifiers,
+                                 std::vector<Result<std::optional<Sid>>>* out) const {
+  out->assign(identifiers.size(), Result<std::optional<Sid>>(std::optional<Sid>()));
+  struct Probe {
+    BlindIndex bidx;
+    size_t id;
+    size_t rank;  // candidate order: the first key that matches wins, as in LookupRoot
+  };
+  std::vector<Probe> probes;
+  probes.reserve(identifiers.size());
+  for (size_t i = 0; i < identifiers.size(); ++i) {
+    Result<NormalizedIdentifier> id = Normalize(identifiers[i], rules_);
+    if (!id.ok()) {
+      (*out)[i] = id.status();
+      continue;
+    }
+    std::vector<KeyedBlindIndex> candidates = indexer_.All(*id);
+    for (size_t r = 0; r < candidates.size(); ++r) probes.push_back({candidates[r].bidx, i, r});
+  }
+  std::sort(probes.begin(), probes.end(), [](const Probe& a, const Probe& b) { return a.bidx < b.bidx; });
+  std::vector<size_t> best(identifiers.size(), SIZE_MAX);
+  std::unique_lock<std::mutex> lock = db_->Lock();
+  Result<Stmt> stmt = db_->Cached("SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
+  if (!stmt.ok()) {
+    for (auto& r : *out) {
+      if (r.ok()) r = stmt.status();
+    }
+    return;
+  }
+  for (const Probe& p : probes) {
+    if (!(*out)[p.id].ok() || best[p.id] < p.rank) continue;
+    stmt->Bind(1, BytesOf(p.bidx));
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) {
+      (*out)[p.id] = row.status();
+    } else if (*row) {
+      Result<Sid> sid = SidFromColumn(stmt->Blob(0));
+      if (!sid.ok()) {
+        (*out)[p.id] = sid.status();
+      } else {
+        (*out)[p.id] = std::optional<Sid>(*sid);
+        best[p.id] = p.rank;
+      }
+    }
+    stmt->Reset();
+  }
+}
+
 Result<std::optional<Sid>> SubjectRegistry::LookupNormalized(const NormalizedIdentifier& identifier) const {
   return LookupRoot(identifier, nullptr);
 }

@@ -152,6 +152,11 @@ class SubjectRegistry {
   // writes. kInvalidArgument when the identifier does not normalize.
   Result<std::optional<domain::Sid>> Lookup(const domain::Identifier& identifier) const;
   Result<std::optional<domain::Sid>> LookupNormalized(const domain::NormalizedIdentifier& identifier) const;
+  // Lookup() of many identifiers: out[i] is identifier i's subject (or its
+  // normalization error). Blind indexes are computed first, then probed in
+  // key order on one read connection under one lock. For bulk checks.
+  void LookupMany(std::span<const domain::Identifier> identifiers,
+                  std::vector<Result<std::optional<domain::Sid>>>* out) const;
 
   // Resolves a set of identifiers (see the rules above), writing links,
   // merges and reviews with their ledger entries. Durable when OK.

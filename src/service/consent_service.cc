@@ -252,6 +252,14 @@ class RowWriter {
 
 Status ConsentService::EnsureSchema(sqlite3* db) { return vault::Exec(db, kSchema); }
 
+Status ConsentService::SetWriteCacheKib(int64_t kib) {
+  if (kib <= 0) return Status::InvalidArgument("write cache: at least 1 KiB");
+  const std::string pragma = "PRAGMA cache_size=-" + std::to_string(kib);
+  return writer_.Write({}, [&pragma](sqlite3* db, std::span<const ledger::AppendedEntry>) {
+    return vault::Exec(db, pragma);
+  });
+}
+
 Result<ConsentService::Pending> ConsentService::BuildPending(const domain::Sid& root, const ConsentEvent& e,
                                                              std::string_view purpose,
                                                              const std::optional<ConsentState>& current,
@@ -561,6 +569,93 @@ Result<ConsentAnswer> ConsentService::QuerySubject(const domain::Sid& root, std:
   return a;
 }
 
+Status ConsentService::QueryMany(std::span<const domain::Identifier> identifiers, std::string_view purpose,
+                                 std::string_view jurisdiction, std::vector<Result<ConsentAnswer>>* out,
+                                 std::vector<std::optional<domain::Sid>>* subjects) {
+  std::shared_ptr<const policies::PolicySet> policy = this->policy();
+  const policies::Purpose* p = policy->FindPurpose(purpose);
+  if (!p) return Status::InvalidArgument("/purpose: unknown purpose");
+  std::vector<Result<std::optional<domain::Sid>>> sids;
+  subjects_.LookupMany(identifiers, &sids);
+  out->assign(identifiers.size(), Result<ConsentAnswer>(Status::Internal("unset")));
+  subjects->assign(identifiers.size(), std::nullopt);
+  // Each known subject's state, read once, in sid order.
+  std::map<domain::Sid, Result<std::optional<ConsentState>>> states;
+  for (const auto& s : sids) {
+    if (s.ok() && *s) states.emplace(**s, std::optional<ConsentState>());
+  }
+  if (!states.empty()) {
+    auto lock = db_.Lock();
+    Result<vault::Stmt> own = db_.Cached(
+        "SELECT decision, occurred_ms, source_system, source_rank, method, seq FROM consent_state"
+        " WHERE sid = ?1 AND purpose = ?2");
+    Result<vault::Stmt> merged = db_.Cached(
+        "SELECT decision, occurred_ms, source_system, source_rank, method, seq FROM consent_state"
+        " WHERE purpose = ?2 AND sid IN (SELECT sid FROM identity_aliases WHERE surviving_sid = ?1)");
+    if (!own.ok()) return own.status();
+    if (!merged.ok()) return merged.status();
+    for (auto& [root, result] : states) {
+      std::optional<ConsentState> best;
+      Status st = Status::Ok();
+      for (vault::Stmt* q : {&*own, &*merged}) {
+        q->Bind(1, root.bytes()).BindText(2, purpose);
+        while (st.ok()) {
+          Result<bool> row = q->Step();
+          if (!row.ok()) {
+            st = row.status();
+            break;
+          }
+          if (!*row) break;
+          ConsentState cs;
+          cs.decision = q->Int(0) ? Decision::kGranted : Decision::kWithdrawn;
+          cs.occurred_at_ms = q->Int(1);
+          cs.source_system = q->Text(2);
+          cs.source_rank = static_cast<int32_t>(q->Int(3));
+          Result<domain::ConsentMethod> m = domain::ParseConsentMethod(q->Text(4));
+          if (!m.ok()) {
+            st = Status::Corruption("consent_state: unknown method");
+            break;
+          }
+          cs.method = *m;
+          cs.ledger_seq = static_cast<uint64_t>(q->Int(5));
+          if (!best || Beats(cs, *best)) best = cs;
+        }
+        q->Reset();
+      }
+      if (st.ok()) {
+        result = best;
+      } else {
+        result = st;
+      }
+    }
+  }
+  for (size_t i = 0; i < identifiers.size(); ++i) {
+    if (!sids[i].ok()) {
+      (*out)[i] = sids[i].status();
+      continue;
+    }
+    ConsentAnswer a;
+    if (!*sids[i]) {
+      a.allowed = policies::EffectiveState(*p, std::nullopt, jurisdiction).allowed;
+      (*out)[i] = a;
+      continue;
+    }
+    const Result<std::optional<ConsentState>>& st = states.at(**sids[i]);
+    if (!st.ok()) {
+      (*out)[i] = st.status();
+      continue;
+    }
+    policies::EffectiveConsent eff = policies::EffectiveState(*p, *st, jurisdiction);
+    a.known_subject = true;
+    a.allowed = eff.allowed;
+    a.from_default = eff.from_default;
+    a.state = *st;
+    (*out)[i] = a;
+    (*subjects)[i] = **sids[i];
+  }
+  return Status::Ok();
+}
+
 Status ConsentService::ForEachWithdrawn(std::string_view purpose,
                                         const std::function<Status(const domain::Sid&)>& fn) {
   constexpr int kPage = 1000;
@@ -642,7 +737,11 @@ Result<std::vector<HistoryItem>> ConsentService::History(const domain::Sid& sid)
 // Batches (imports).
 
 std::vector<Result<RecordResult>> ConsentService::RecordBatch(std::span<const ConsentEvent> events) {
-  constexpr size_t kMaxRun = 8192;
+  // One run per call (the caller sizes batches): a run is two durable
+  // transactions whatever its size, and its rows land in tables keyed by
+  // random sids and blind indexes, where every transaction rewrites each
+  // page it touched. Fewer, larger runs touch each page fewer times.
+  const size_t kMaxRun = std::max<size_t>(1, events.size());
   std::vector<Result<RecordResult>> results(events.size(), Result<RecordResult>(Status::Internal("not recorded")));
   std::shared_ptr<const policies::PolicySet> policy = this->policy();
   std::vector<std::vector<std::string>> purposes(events.size());

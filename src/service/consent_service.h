@@ -178,6 +178,15 @@ class ConsentService {
   // purpose or an identifier that does not normalize.
   Result<ConsentAnswer> Query(const domain::Identifier& identifier, std::string_view purpose,
                               std::string_view jurisdiction = "");
+  // Query() of many identifiers for one purpose, in order: blind indexes
+  // first, then lookups and state reads in key order, each on one read
+  // connection under one lock. out[i] is identifier i's answer or its own
+  // error (kInvalidArgument when it does not normalize); subjects[i] its
+  // subject when known (for the access log). kInvalidArgument for an
+  // unknown purpose.
+  Status QueryMany(std::span<const domain::Identifier> identifiers, std::string_view purpose,
+                   std::string_view jurisdiction, std::vector<Result<ConsentAnswer>>* out,
+                   std::vector<std::optional<domain::Sid>>* subjects);
   // The same for a subject already resolved.
   Result<ConsentAnswer> QuerySubject(const domain::Sid& root, std::string_view purpose,
                                      std::string_view jurisdiction = "");
@@ -190,6 +199,11 @@ class ConsentService {
   // is a recorded withdrawal, in sid order, reading in pages so that
   // writers are not held up. Stops at fn's first non-OK status.
   Status ForEachWithdrawn(std::string_view purpose, const std::function<Status(const domain::Sid&)>& fn);
+
+  // Sets the page cache of the connection that writes (the ledger's, which
+  // every hook uses) to `kib` KiB, for the rest of the process. Imports use
+  // a large one: their runs rewrite pages of tables keyed by random ids.
+  Status SetWriteCacheKib(int64_t kib);
 
   std::shared_ptr<const policies::PolicySet> policy() const;
   void SetPolicy(std::shared_ptr<const policies::PolicySet> policy);

@@ -454,6 +454,10 @@ Result<ImportReport> ImportFile(ConsentService& service, const std::string& path
     total = end > 0 ? static_cast<uint64_t>(end) : 0;
     std::rewind(f);
   }
+  if (options.write_cache_kib > 0) {
+    Status cs = service.SetWriteCacheKib(options.write_cache_kib);
+    if (!cs.ok()) return cs;
+  }
   const auto start = std::chrono::steady_clock::now();
   ImportReport report;
   BatchQueue queue;

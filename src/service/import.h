@@ -58,7 +58,14 @@ struct ImportProgress {
 struct ImportOptions {
   ImportFormat format = ImportFormat::kJsonLines;
   JsonEventDecoder decode_json;           // required for kJsonLines
-  size_t batch_events = 4096;             // events per RecordBatch call
+  // Events per RecordBatch call: one run, two durable transactions. Large,
+  // because each transaction rewrites every page it touches in tables keyed
+  // by random ids (docs/benchmarks.md "Service (issue 4)").
+  size_t batch_events = 65536;
+  // Page cache of the writing connection during the import, in KiB
+  // (ConsentService::SetWriteCacheKib); 0 leaves it as it is. The dirty
+  // pages of a batch should fit, or SQLite spills them mid-transaction.
+  int64_t write_cache_kib = 1 << 20;
   size_t max_row_bytes = 64 << 10;        // longer rows are rejected unread
   size_t max_listed = 100;                // rejected rows listed (all are counted)
   bool one_by_one = false;                // Record() per event (tests compare both paths)

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -116,39 +117,94 @@ std::string Stmt::Text(int col) const {
 
 bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
+namespace {
+
+// The connection each thread holds, per Database (a thread may hold the
+// locks of two Databases at once, never two of one).
+struct Held {
+  const Database* owner = nullptr;
+  void* conn = nullptr;
+};
+thread_local std::array<Held, 8> tl_held;
+thread_local size_t tl_preferred = SIZE_MAX;  // this thread's pool slot
+std::atomic<size_t> next_slot{0};
+
+void SetHeld(const Database* owner, void* conn) {
+  Held* free_slot = nullptr;
+  for (Held& h : tl_held) {
+    if (h.owner == owner) {
+      h.conn = conn;
+      return;
+    }
+    if (h.owner == nullptr && free_slot == nullptr) free_slot = &h;
+  }
+  if (free_slot == nullptr) free_slot = &tl_held[0];  // more Databases than slots: reuse
+  *free_slot = Held{owner, conn};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    Status s = SqliteStatus(db, rc, "open " + path);
-    sqlite3_close(db);
-    return s;
+  std::unique_ptr<Database> d(new Database());
+  for (Conn& c : d->conns_) {
+    int rc = sqlite3_open_v2(path.c_str(), &c.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) return SqliteStatus(c.db, rc, "open " + path);
+    sqlite3_busy_timeout(c.db, 5000);
+    // secure_delete zeroes deleted content instead of leaving it in free
+    // pages; it is a property of the connection that deletes. The map and
+    // the cache only speed reads up (the map is shared with the OS page
+    // cache; a connection maps the file lazily as it grows).
+    Status s = Exec(c.db, "PRAGMA secure_delete=ON; PRAGMA mmap_size=17179869184; PRAGMA cache_size=-16384;");
+    if (!s.ok()) return s;
   }
-  sqlite3_busy_timeout(db, 5000);
-  // secure_delete zeroes deleted content instead of leaving it in free
-  // pages; it is a property of the connection that deletes.
-  Status s = Exec(db, "PRAGMA secure_delete=ON;");
-  if (!s.ok()) {
-    sqlite3_close(db);
-    return s;
-  }
-  return std::unique_ptr<Database>(new Database(db));
+  return d;
 }
 
 Database::~Database() {
-  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
-  sqlite3_close(db_);
+  for (Conn& c : conns_) {
+    for (auto& [sql, stmt] : c.cache) sqlite3_finalize(stmt);
+    if (c.db != nullptr) sqlite3_close(c.db);
+  }
 }
 
-Result<Stmt> Database::Cached(const char* sql) {
-  auto it = cache_.find(sql);
-  if (it == cache_.end()) {
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "sqlite prepare");
-    it = cache_.emplace(sql, stmt).first;
+std::unique_lock<std::mutex> Database::Lock() {
+  if (tl_preferred == SIZE_MAX) tl_preferred = next_slot.fetch_add(1);
+  const size_t first = tl_preferred % kConnections;
+  for (size_t i = 0; i < kConnections; ++i) {
+    Conn& c = conns_[(first + i) % kConnections];
+    std::unique_lock<std::mutex> l(c.mutex, std::try_to_lock);
+    if (l.owns_lock()) {
+      SetHeld(this, &c);
+      return l;
+    }
   }
-  return Stmt(db_, it->second, false);
+  Conn& c = conns_[first];
+  std::unique_lock<std::mutex> l(c.mutex);
+  SetHeld(this, &c);
+  return l;
+}
+
+Database::Conn& Database::Current() const {
+  for (const Held& h : tl_held) {
+    if (h.owner == this) return *static_cast<Conn*>(h.conn);
+  }
+  // Contract broken (no Lock() on this thread): the first connection, as
+  // the single-connection Database had.
+  return const_cast<Conn&>(conns_[0]);
+}
+
+sqlite3* Database::handle() const { return Current().db; }
+
+Result<Stmt> Database::Cached(const char* sql) {
+  Conn& c = Current();
+  auto it = c.cache.find(sql);
+  if (it == c.cache.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(c.db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return SqliteStatus(c.db, rc, "sqlite prepare");
+    it = c.cache.emplace(sql, stmt).first;
+  }
+  return Stmt(c.db, it->second, false);
 }
 
 Status Database::CheckpointTruncate() {
@@ -156,9 +212,10 @@ Status Database::CheckpointTruncate() {
     {
       std::unique_lock<std::mutex> lock = Lock();
       int log_frames = 0, checkpointed = 0;
-      int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
+      sqlite3* db = handle();
+      int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &checkpointed);
       if (rc == SQLITE_OK) return Status::Ok();
-      if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) return SqliteStatus(db_, rc, "wal checkpoint");
+      if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) return SqliteStatus(db, rc, "wal checkpoint");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -1,17 +1,20 @@
 // SQLite helpers of the identity and vault layers, and Database: the
-// connection they own to the data directory's main database (consentd.db)
-// for reads and maintenance (WAL checkpoints). Writes never go through it:
+// connections they own to the data directory's main database (consentd.db)
+// for reads and maintenance (WAL checkpoints), a small pool so that reads
+// on different threads run in parallel (WAL readers do not block each
+// other). Writes never go through it:
 // they run inside the ledger's transaction (see ledger_writer.h), on the
 // ledger's connection, so that rows and ledger entries commit together.
 //
 // SQLite result codes are translated to Status here and only here.
 //
-// Thread-safety: a Stmt is not thread-safe. A Database serializes use of its
-// connection: hold the lock returned by Lock() around any use of handle()
-// or of statements from Cached().
+// Thread-safety: a Stmt is not thread-safe. A Database serializes use of
+// each connection: hold the lock returned by Lock() around any use of
+// handle() or of statements from Cached(), on the same thread.
 #ifndef CONSENTD_VAULT_SQLITE_DATABASE_H_
 #define CONSENTD_VAULT_SQLITE_DATABASE_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -74,19 +77,32 @@ class Stmt {
 
 class Database {
  public:
+  // Connections in the pool (see Lock()).
+  static constexpr size_t kConnections = 4;
+
   // Opens the existing database file at `path` (read-write, so that it can
-  // checkpoint the WAL), with secure_delete on and a busy timeout.
+  // checkpoint the WAL) kConnections times, each with secure_delete on, a
+  // busy timeout, a memory map of the file (reads without a syscall and a
+  // copy per page) and a larger page cache.
   static Result<std::unique_ptr<Database>> Open(const std::string& path);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  std::unique_lock<std::mutex> Lock() { return std::unique_lock<std::mutex>(mutex_); }
+  // Takes one of the pool's connections for the calling thread: the one
+  // this thread used last when it is free, else any free one, else waits
+  // for the thread's own. Until the returned lock is released, handle()
+  // and Cached() called by THIS thread use that connection. Threads that
+  // read concurrently thus rarely wait for each other (before the pool,
+  // every read of the service serialized on one connection). Do not nest
+  // Lock() calls of one Database in one thread.
+  std::unique_lock<std::mutex> Lock();
 
-  // REQUIRES: the lock is held.
-  sqlite3* handle() const { return db_; }
-  // A statement prepared once and kept. REQUIRES: the lock is held for as
-  // long as the returned Stmt lives.
+  // REQUIRES: the calling thread holds a lock from Lock().
+  sqlite3* handle() const;
+  // A statement prepared once per connection and kept. REQUIRES: the
+  // calling thread holds a lock from Lock() for as long as the returned
+  // Stmt lives.
   Result<Stmt> Cached(const char* sql);
 
   // PRAGMA wal_checkpoint(TRUNCATE): copies the WAL into the database file
@@ -95,10 +111,15 @@ class Database {
   Status CheckpointTruncate();
 
  private:
-  explicit Database(sqlite3* db) : db_(db) {}
-  std::mutex mutex_;
-  sqlite3* const db_;
-  std::map<const char*, sqlite3_stmt*> cache_;  // keyed by the literal's address; guarded by mutex_
+  struct Conn {
+    std::mutex mutex;
+    sqlite3* db = nullptr;
+    std::map<const char*, sqlite3_stmt*> cache;  // keyed by the literal's address; guarded by mutex
+  };
+  Database() = default;
+  Conn& Current() const;
+
+  std::array<Conn, kConnections> conns_;
 };
 
 }  // namespace consentd::vault
