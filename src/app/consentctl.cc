@@ -13,6 +13,7 @@
 #include "ledger/exporter.h"
 #include "ledger/ledger.h"
 #include "ledger/verifier.h"
+#include "src/app/ctl_ledger_audit.h"
 #include "src/app/ctl_propagation.h"
 #include "src/app/data_dir.h"
 #include "policies/check.h"
@@ -416,6 +417,7 @@ int main(int argc, char** argv) {
 
   auto* ledger_cmd = app.add_subcommand("ledger", "inspect, verify, export and prove the ledger");
   ledger_cmd->require_subcommand(1);
+  AddLedgerAuditCommands(*ledger_cmd, &rc);  // bundle, verify-bundle, watch
 
   auto* append = ledger_cmd->add_subcommand("append", "append an entry (for demos and tests)");
   append->add_option("--data-dir", c.data_dir)->required();
