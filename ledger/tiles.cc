@@ -1,5 +1,6 @@
 #include "ledger/tiles.h"
 
+#include <cstdio>
 #include <cstring>
 
 #include "ledger/format.h"
