@@ -270,8 +270,9 @@ void CheckpointPublisher::RunWitness(size_t i) {
       if (stop_) return true;
       if (!latest_) return false;
       auto it = witness_size_.find(name);
-      return it == witness_size_.end() || it->second < latest_->checkpoint.size ||
-             !cosignatures_[latest_->checkpoint.size].count(name);
+      auto cs = cosignatures_.find(latest_->checkpoint.size);
+      return it == witness_size_.end() || it->second < latest_->checkpoint.size || cs == cosignatures_.end() ||
+             !cs->second.count(name);
     });
     if (stop_) return;
     if (SteadyClock::now() < next_attempt) {
