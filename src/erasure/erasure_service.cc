@@ -240,7 +240,16 @@ Result<service::ErasureIntakeResult> ErasureService::File(const service::Erasure
       return Status::InvalidArgument("/source_reference: must be 1..128 printable ASCII bytes");
     }
   }
-  const std::string jid = in.jurisdiction.empty() ? options_.default_jurisdiction : in.jurisdiction;
+  std::string jid = in.jurisdiction.empty() ? options_.default_jurisdiction : in.jurisdiction;
+  if (jid.empty()) {
+    // No default configured: GDPR when the policy declares it (the stricter
+    // clock), else the policy's only jurisdiction.
+    if (pol->FindJurisdiction("gdpr")) {
+      jid = "gdpr";
+    } else if (pol->jurisdictions.size() == 1) {
+      jid = pol->jurisdictions.begin()->first;
+    }
+  }
   if (jid.empty()) return Status::InvalidArgument("/jurisdiction: is required (the policy names no default)");
   const policies::Jurisdiction* j = pol->FindJurisdiction(jid);
   if (j == nullptr) return Status::InvalidArgument("/jurisdiction: unknown jurisdiction");
@@ -738,7 +747,19 @@ Result<bool> ErasureService::ProcessOne(const std::string& id) {
     const RequestState to = all_done ? RequestState::kCompleted : RequestState::kPartiallyCompleted;
     Result<erasure::Transition> t = FindTransition(r->state, to);
     if (!t.ok()) return t.status();
-    json p = {{"request", id}, {"sid", root.ToHex()}, {"outcomes", outcomes}};
+    // How many tombstones the completion writes: recorded in its entry (so
+    // that the rebuild check can recount them) and checked in the hook.
+    int64_t identifiers = 0;
+    {
+      std::unique_lock<std::mutex> dl = db_->Lock();
+      Result<Stmt> st = Stmt::Prepare(db_->handle(), "SELECT COUNT(*) FROM identity_identifiers WHERE root_sid = ?");
+      if (!st.ok()) return st.status();
+      st->Bind(1, root.bytes());
+      Result<bool> row = st->Step();
+      if (!row.ok()) return row.status();
+      identifiers = st->Int(0);
+    }
+    json p = {{"request", id}, {"sid", root.ToHex()}, {"outcomes", outcomes}, {"tombstones", identifiers}};
     if (!failures.empty()) p["failures"] = failures;
     if (!exceptions.empty()) p["exceptions"] = exceptions;
     if (pending > 0) p["deadline_passed"] = true;
@@ -766,10 +787,16 @@ Result<bool> ErasureService::ProcessOne(const std::string& id) {
           if (!s.ok()) return s;
           // The tombstones: every identifier of the subject (and of subjects
           // merged into it), as its keyed blind index only.
-          return RunSql(db,
-                        "INSERT OR IGNORE INTO tombstones(bidx, key_id, request_id, created_ms) "
-                        "SELECT bidx, key_id, ?, ? FROM identity_identifiers WHERE root_sid = ?",
-                        [&](Stmt& st) { st.BindText(1, id).Bind(2, now).Bind(3, root.bytes()); });
+          Result<Stmt> ins = Stmt::Prepare(db,
+                                           "INSERT OR IGNORE INTO tombstones(bidx, key_id, request_id, created_ms) "
+                                           "SELECT bidx, key_id, ?, ? FROM identity_identifiers WHERE root_sid = ?");
+          if (!ins.ok()) return ins.status();
+          ins->BindText(1, id).Bind(2, now).Bind(3, root.bytes());
+          s = ins->Run();
+          if (!s.ok()) return s;
+          // A link or shred since the count: plan again.
+          if (ins->Changes() != identifiers) return Status::Unavailable(std::string(kConcurrent));
+          return Status::Ok();
         });
     if (!w.ok()) {
       if (w.status().message() == kConcurrent) return false;  // an outcome arrived meanwhile: next round
