@@ -15,6 +15,7 @@
 #include "ledger/verifier.h"
 #include "src/app/ctl_ledger_audit.h"
 #include "src/app/ctl_propagation.h"
+#include "src/app/ctl_erasure.h"
 #include "src/app/data_dir.h"
 #include "policies/check.h"
 #include "src/auth/scope.h"
@@ -510,6 +511,8 @@ int main(int argc, char** argv) {
   rebuild->callback([&] { rc = CmdRebuildCheck(c); });
 
   RegisterPropagationCommands(app, &rc);  // dlq, system
+
+  RegisterErasureCommands(app, &rc);
 
   try {
     app.parse(argc, argv);

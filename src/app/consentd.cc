@@ -20,6 +20,7 @@
 #include "src/api/admin_routes.h"
 #include "src/app/data_dir.h"
 #include "src/api/consent_routes.h"
+#include "src/api/erasure_routes.h"
 #include "src/api/ledger_routes.h"
 #include "src/api/propagation_routes.h"
 #include "src/api/rebuild_routes.h"
@@ -63,6 +64,33 @@ void RegisterLedgerMetrics(obs::MetricsRegistry& metrics, ledger::Ledger& ledger
                              [&ledger, i] { return static_cast<double>(ledger.stats().batch_histogram[i]); },
                              {{"le", le}});
   }
+}
+
+// Erasure figures (docs/erasure.md §2), read at scrape time.
+void RegisterErasureMetrics(obs::MetricsRegistry& metrics, erasure::ErasureService& erasure) {
+  for (const char* state : {"received", "verified", "rejected", "propagating", "completed", "partially_completed",
+                            "cancelled"}) {
+    metrics.AddGaugeFunction(
+        "consentd_erasure_requests", "Erasure requests by state",
+        [&erasure, s = std::string(state)] {
+          Result<erasure::ErasureStats> st = erasure.Stats();
+          return st.ok() ? static_cast<double>(st->by_state[s]) : -1.0;
+        },
+        {{"state", state}});
+  }
+  metrics.AddGaugeFunction("consentd_erasure_overdue", "Open erasure requests past their deadline", [&erasure] {
+    Result<erasure::ErasureStats> st = erasure.Stats();
+    return st.ok() ? static_cast<double>(st->overdue) : -1.0;
+  });
+  metrics.AddGaugeFunction("consentd_erasure_tombstones", "Tombstones (blind indexes of erased identifiers)", [&erasure] {
+    Result<erasure::ErasureStats> st = erasure.Stats();
+    return st.ok() ? static_cast<double>(st->tombstones) : -1.0;
+  });
+  metrics.AddGaugeFunction("consentd_erasure_recreation_blocked", "Re-creations blocked by tombstones since start",
+                           [&erasure] {
+                             Result<erasure::ErasureStats> st = erasure.Stats();
+                             return st.ok() ? static_cast<double>(st->blocked) : -1.0;
+                           });
 }
 
 int Run(const std::string& config_path) {
@@ -121,6 +149,8 @@ int Run(const std::string& config_path) {
   api::RegisterAdminRoutes(server, runtime, metrics, ready);
   api::RegisterConsentRoutes(server, runtime);
   api::RegisterRebuildRoutes(server, runtime);
+  api::RegisterErasureRoutes(server, runtime.erasure(), runtime.signer(), runtime.clock());
+  RegisterErasureMetrics(metrics, runtime.erasure());
   // Propagation (docs/propagation.md): one HTTP transport shared by every
   // adapter, one dispatcher lane per policy system.
   propagation::RealSleeper propagation_sleeper(runtime.clock());
@@ -174,6 +204,7 @@ int Run(const std::string& config_path) {
       return 3;
     }
   }
+  runtime.erasure().Start();  // completes, shreds and sweeps deadlines
   ready = true;
   logger.Info("consentd.listening", {{"host", so.host},
                                      {"port", server.port()},
@@ -186,6 +217,7 @@ int Run(const std::string& config_path) {
   logger.Info("consentd.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   ready = false;
   server.Stop();          // no new requests; in-flight ones (and their commits) finish
+  runtime.erasure().Stop();
   dispatcher.Stop();      // attempts in progress finish and record their outcomes
   checkpointer.reset();   // signs whatever the last requests appended
   logger.Info("consentd.stopped", {{"ledger_size", runtime.ledger().Size()}});

@@ -1,5 +1,7 @@
 #include "src/service/rebuild.h"
 
+#include "src/erasure/rebuild_check.h"
+
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -154,7 +156,15 @@ std::string RebuildReport::ToText() const {
                     " state rows rebuilt, " + std::to_string(rows_live) + " in consent_state";
   if (rank_unverified > 0) out += ", " + std::to_string(rank_unverified) + " ranks not checked (older policy)";
   out += "\n";
-  if (equal()) return out + "consent_state matches the ledger\n";
+  out += std::to_string(erasure_requests) + " erasure requests and " + std::to_string(tombstones) +
+         " tombstones replayed";
+  if (!erasure_differences.empty()) {
+    out += "; " + std::to_string(erasure_differences.size()) + " erasure difference(s):\n";
+    for (const std::string& d : erasure_differences) out += "  " + d + "\n";
+  } else {
+    out += ": erasure_requests and tombstones match the ledger\n";
+  }
+  if (total_differences == 0) return out + "consent_state matches the ledger\n";
   out += std::to_string(total_differences) + " difference(s)";
   if (differences.size() < total_differences) out += ", first " + std::to_string(differences.size()) + " listed";
   out += ":\n";
@@ -288,6 +298,12 @@ Result<RebuildReport> CheckConsentProjection(const std::string& database_path, c
   });
   if (diffs.size() > options.max_listed) diffs.resize(options.max_listed);
   report.differences = std::move(diffs);
+  Result<erasure::ErasureCheck> erasures = erasure::CheckErasureTables(db.handle());
+  if (!erasures.ok()) return erasures.status();
+  report.erasure_requests = erasures->requests_ledger;
+  report.tombstones = erasures->tombstones_ledger;
+  report.erasure_differences = std::move(erasures->differences);
+  if (report.erasure_differences.size() > options.max_listed) report.erasure_differences.resize(options.max_listed);
   return report;
 }
 

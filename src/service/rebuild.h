@@ -60,8 +60,12 @@ struct RebuildReport {
   uint64_t rank_unverified = 0;   // rows whose entry used another policy version
   uint64_t total_differences = 0;
   std::vector<ProjectionDifference> differences;  // the first max_listed, by sid and purpose
+  // Erasure requests and tombstones (src/erasure/rebuild_check.h).
+  uint64_t erasure_requests = 0;
+  uint64_t tombstones = 0;
+  std::vector<std::string> erasure_differences;  // by request id and field; the first max_listed
 
-  bool equal() const { return total_differences == 0; }
+  bool equal() const { return total_differences == 0 && erasure_differences.empty(); }
   // A human summary: counts, then one line per listed difference.
   std::string ToText() const;
 };

@@ -77,13 +77,19 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config, const Runti
       config.database_path(), *rt->writer_, *rt->keys_, policy->identity, rt->clock_);
   if (!subjects.ok()) return subjects.status();
   rt->subjects_ = std::move(*subjects);
+  Result<std::unique_ptr<erasure::ErasureService>> erasure =
+      erasure::ErasureService::Open(config.database_path(), *rt->ledger_, *rt->subjects_, policy, *rt->clock_);
+  if (!erasure.ok()) return erasure.status();
+  rt->erasure_ = std::move(*erasure);
   rt->consents_ = std::make_unique<ConsentService>(*rt->ledger_, *rt->writer_, *rt->database_, *rt->subjects_,
-                                                   policy, *rt->clock_);
+                                                   policy, *rt->clock_, rt->erasure_.get());
   Result<std::unique_ptr<propagation::Outbox>> outbox = propagation::Outbox::Open(
       config.database_path(), *rt->writer_, [c = rt->consents_.get()] { return c->policy(); }, *rt->clock_);
   if (!outbox.ok()) return outbox.status();
   rt->outbox_ = std::move(*outbox);
   rt->consents_->SetFanOut(rt->outbox_.get());
+  rt->erasure_->SetFanOut(rt->outbox_.get());
+  rt->outbox_->SetListener(rt->erasure_.get());
   rt->access_log_ = std::make_unique<AccessLog>(*rt->writer_, *rt->clock_);
   return rt;
 }

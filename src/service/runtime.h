@@ -23,6 +23,7 @@
 #include "src/service/access_log.h"
 #include "src/service/consent_service.h"
 #include "src/base/clock.h"
+#include "src/erasure/erasure_service.h"
 #include "src/base/result.h"
 #include "src/service/config.h"
 #include "src/vault/key_directory.h"
@@ -55,6 +56,9 @@ class Runtime {
   auth::TokenStore& tokens() { return *tokens_; }
   identity::SubjectRegistry& subjects() { return *subjects_; }
   ConsentService& consents() { return *consents_; }
+  // Erasure requests; also ConsentService's RecreationGuard and the
+  // outbox's DeliveryListener. Its worker thread is started by consentd.
+  erasure::ErasureService& erasure() { return *erasure_; }
   AccessLog& access_log() { return *access_log_; }
   // The transactional outbox (the consent service's FanOut; the erasure
   // service enqueues erasures and sets its DeliveryListener here).
@@ -73,6 +77,7 @@ class Runtime {
   std::unique_ptr<vault::KeyDirectory> keys_;
   std::unique_ptr<auth::TokenStore> tokens_;
   std::unique_ptr<identity::SubjectRegistry> subjects_;
+  std::unique_ptr<erasure::ErasureService> erasure_;  // outlives consents_ and outbox_ (they point at it)
   std::unique_ptr<propagation::Outbox> outbox_;
   std::unique_ptr<ConsentService> consents_;
   std::unique_ptr<AccessLog> access_log_;
