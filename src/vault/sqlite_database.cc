@@ -120,26 +120,29 @@ bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQL
 namespace {
 
 // The connection each thread holds, per Database (a thread may hold the
-// locks of two Databases at once, never two of one).
+// locks of two Databases at once, never two of one). Entries of Databases
+// gone (or not used for long) are reused least recently set first, so an
+// entry whose lock is held, set just before, is never the one replaced.
 struct Held {
   const Database* owner = nullptr;
   void* conn = nullptr;
+  uint64_t stamp = 0;
 };
 thread_local std::array<Held, 8> tl_held;
+thread_local uint64_t tl_stamp = 0;
 thread_local size_t tl_preferred = SIZE_MAX;  // this thread's pool slot
 std::atomic<size_t> next_slot{0};
 
 void SetHeld(const Database* owner, void* conn) {
-  Held* free_slot = nullptr;
+  Held* target = &tl_held[0];
   for (Held& h : tl_held) {
     if (h.owner == owner) {
-      h.conn = conn;
-      return;
+      target = &h;
+      break;
     }
-    if (h.owner == nullptr && free_slot == nullptr) free_slot = &h;
+    if (h.stamp < target->stamp) target = &h;
   }
-  if (free_slot == nullptr) free_slot = &tl_held[0];  // more Databases than slots: reuse
-  *free_slot = Held{owner, conn};
+  *target = Held{owner, conn, ++tl_stamp};
 }
 
 }  // namespace
