@@ -13,6 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,11 +34,16 @@ int main(int argc, char** argv) {
   app.add_option("--instance", instance);
   app.add_option("--shop", shop);
   app.add_option("--run", run, "distinguishes runs (webhook ids and customers)");
+  std::string api_token;
+  app.add_option("--api-token", api_token,
+                 "baseline: the same events through POST /v1/consents with this ingest:<instance> token");
   CLI11_PARSE(app, argc, argv);
 
   using Clock = std::chrono::steady_clock;
   std::atomic<int> next{0}, ok{0}, failed{0};
   std::vector<std::vector<double>> lat(senders);
+  std::mutex fail_mu;
+  std::map<std::string, int> failures;  // status or transport error -> count
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
@@ -58,14 +65,28 @@ int main(int argc, char** argv) {
           {"X-Shopify-Shop-Domain", shop},
           {"X-Shopify-API-Version", "2025-01"},
           {"X-Shopify-Webhook-Id", run + "-" + std::to_string(i)}};
+      std::string path = "/v1/webhooks/shopify/" + instance;
+      if (!api_token.empty()) {
+        path = "/v1/consents";
+        h = {{"Authorization", "Bearer " + api_token}};
+        body = "{\"identifiers\":[{\"kind\":\"shopify_customer\",\"value\":\"" + customer + "\",\"qualifier\":\"" +
+               shop + "\"},{\"kind\":\"email\",\"value\":\"bench-" + run + "-" + customer +
+               "@example.com\"}],\"purpose\":\"email_marketing\",\"decision\":\"" +
+               (i % 2 == 0 ? "granted" : "withdrawn") + "\",\"occurred_at\":\"" +
+               consentd::FormatTimestampMillis(now_ms - 60000) +
+               "\",\"source\":{\"system\":\"" + instance + "\",\"method\":\"webhook\"},\"event_id\":\"" + run + "-" +
+               std::to_string(i) + "\"}";
+      }
       auto t0 = Clock::now();
-      auto r = c.Post(("/v1/webhooks/shopify/" + instance).c_str(), h, body, "application/json");
+      auto r = c.Post(path.c_str(), h, body, "application/json");
       double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-      if (r && r->status == 200) {
+      if (r && (r->status == 200 || r->status == 201)) {
         ++ok;
         lat[s].push_back(ms);
       } else {
         ++failed;
+        std::lock_guard<std::mutex> l(fail_mu);
+        ++failures[r ? std::to_string(r->status) + ":" + r->body.substr(0, 120) : httplib::to_string(r.error())];
       }
     }
   };
@@ -78,7 +99,8 @@ int main(int argc, char** argv) {
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, size_t(p * all.size()))]; };
-  std::printf("senders=%d accepted=%d failed=%d seconds=%.2f accepted_per_s=%.0f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
-              senders, ok.load(), failed.load(), secs, ok / secs, pct(0.50), pct(0.99), all.empty() ? 0 : all.back());
+  std::printf("mode=%s senders=%d accepted=%d failed=%d seconds=%.2f accepted_per_s=%.0f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
+              api_token.empty() ? "webhook" : "api", senders, ok.load(), failed.load(), secs, ok / secs, pct(0.50), pct(0.99), all.empty() ? 0 : all.back());
+  for (const auto& [what, n] : failures) std::printf("# failed %dx: %s\n", n, what.c_str());
   return failed == 0 ? 0 : 1;
 }
