@@ -27,6 +27,9 @@ struct Dispatcher::Lane {
 
   obs::Histogram* lag = nullptr;
   obs::Counter* rate_limit_waits = nullptr;
+  // Retryable failures in a row, across rows: a system that is down is
+  // probed with backoff instead of every row cycling at its own pace.
+  std::atomic<int32_t> consecutive_failures{0};
 };
 
 namespace {
@@ -383,6 +386,7 @@ void Dispatcher::Attempt(Lane& lane, OutboxRow row) {
                      {{"system", row.system}, {"class", std::string(adapters::OutcomeClassName(out.cls))}})
         .Add();
   }
+  if (out.cls != OutcomeClass::kRetry) lane.consecutive_failures.store(0);
   AttemptNote note{out.http_status, out.code.empty() ? std::string(adapters::OutcomeClassName(out.cls)) : out.code,
                    out.reference.empty() ? row.reference : out.reference};
   auto observe_ack = [&] {
@@ -407,6 +411,11 @@ void Dispatcher::Attempt(Lane& lane, OutboxRow row) {
     }
     case OutcomeClass::kRetry: {
       if (out.retry_after_ms && lane.target.bucket) lane.target.bucket->PauseUntil(now + *out.retry_after_ms);
+      const int32_t failures = lane.consecutive_failures.fetch_add(1) + 1;
+      if (failures >= 3 && lane.target.bucket) {
+        BackoffPolicy lane_backoff{options_.backoff.base_ms, std::min<int64_t>(options_.backoff.cap_ms, 60000)};
+        lane.target.bucket->PauseUntil(now + BackoffDelay(lane_backoff, failures - 2, 0.5 + uniform_() / 2, std::nullopt));
+      }
       const bool out_of_attempts = !confirming && row.attempts >= options_.max_attempts;
       const int64_t delay = BackoffDelay(confirming ? options_.confirm_backoff : options_.backoff,
                                          confirming ? std::max(row.polls, 1) : row.attempts, uniform_(),
