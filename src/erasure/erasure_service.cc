@@ -907,39 +907,68 @@ void ErasureService::RunWorker() {
 
 // --- tombstones ---------------------------------------------------------------
 
+Result<std::optional<std::pair<size_t, std::string>>> ErasureService::FindTombstone(
+    std::span<const domain::NormalizedIdentifier> ids) {
+  std::unique_lock<std::mutex> dl = db_->Lock();
+  Result<Stmt> st = db_->Cached("SELECT request_id FROM tombstones WHERE bidx = ?");
+  if (!st.ok()) return st.status();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    for (const identity::KeyedBlindIndex& k : subjects_.indexer().All(ids[i])) {
+      st->Bind(1, ByteView(k.bidx.data(), k.bidx.size()));
+      Result<bool> row = st->Step();
+      if (!row.ok()) return row.status();
+      if (*row) {
+        std::string request = st->Text(0);
+        st->Reset();
+        return std::optional<std::pair<size_t, std::string>>(std::make_pair(i, request));
+      }
+      st->Reset();
+    }
+  }
+  return std::optional<std::pair<size_t, std::string>>();
+}
+
+Status ErasureService::Blocked(size_t position, const std::string& request, const std::string& system,
+                               const std::string& method, bool record) {
+  if (record) {
+    json p = {{"request", request}, {"source_system", system}, {"method", method}};
+    Result<std::vector<ledger::AppendedEntry>> w =
+        WriteForRequest(ledger_, request, {{"erasure.recreation_blocked", p.dump()}}, nullptr);
+    if (!w.ok()) return w.status();
+    blocked_.fetch_add(1);
+  }
+  return Status::FailedPrecondition("/identifiers/" + std::to_string(position) +
+                                    ": belongs to an erased subject (erasure request " + request +
+                                    "); re-creation is blocked");
+}
+
 Status ErasureService::Check(std::span<const domain::Identifier> identifiers, const domain::ConsentSource& source) {
+  std::vector<domain::NormalizedIdentifier> ids;
+  std::vector<size_t> position;
   for (size_t i = 0; i < identifiers.size(); ++i) {
     Result<domain::NormalizedIdentifier> n = identity::Normalize(identifiers[i], subjects_.rules());
     if (!n.ok()) continue;  // the resolver reports it
-    std::optional<std::string> request;
-    {
-      std::unique_lock<std::mutex> dl = db_->Lock();
-      Result<Stmt> st = db_->Cached("SELECT request_id FROM tombstones WHERE bidx = ?");
-      if (!st.ok()) return st.status();
-      for (const identity::KeyedBlindIndex& k : subjects_.indexer().All(*n)) {
-        st->Bind(1, ByteView(k.bidx.data(), k.bidx.size()));
-        Result<bool> row = st->Step();
-        if (!row.ok()) return row.status();
-        if (*row) {
-          request = st->Text(0);
-          st->Reset();
-          break;
-        }
-        st->Reset();
-      }
-    }
-    if (!request) continue;
-    json p = {{"request", *request},
-              {"source_system", source.system},
-              {"method", std::string(domain::ConsentMethodName(source.method))}};
-    Result<std::vector<ledger::AppendedEntry>> w = WriteForRequest(ledger_, *request, {{"erasure.recreation_blocked", p.dump()}}, nullptr);
-    if (!w.ok()) return w.status();
-    blocked_.fetch_add(1);
-    return Status::FailedPrecondition("/identifiers/" + std::to_string(i) +
-                                      ": belongs to an erased subject (erasure request " + *request +
-                                      "); re-creation is blocked");
+    ids.push_back(std::move(*n));
+    position.push_back(i);
   }
-  return Status::Ok();
+  Result<std::optional<std::pair<size_t, std::string>>> hit = FindTombstone(ids);
+  if (!hit.ok()) return hit.status();
+  if (!*hit) return Status::Ok();
+  return Blocked(position[(*hit)->first], (*hit)->second, source.system,
+                 std::string(domain::ConsentMethodName(source.method)), true);
+}
+
+Status ErasureService::CheckNormalized(std::span<const domain::NormalizedIdentifier> identifiers, bool record) {
+  Result<std::optional<std::pair<size_t, std::string>>> hit = FindTombstone(identifiers);
+  if (!hit.ok()) return hit.status();
+  if (!*hit) return Status::Ok();
+  return Blocked((*hit)->first, (*hit)->second, "", "identity", record);
+}
+
+void ErasureService::InstallRegistryGuard() {
+  subjects_.SetCreationGuard([this](std::span<const domain::NormalizedIdentifier> ids, bool record) {
+    return CheckNormalized(ids, record);
+  });
 }
 
 Result<size_t> ErasureService::LiftTombstones(std::span<const domain::Identifier> identifiers,

@@ -187,6 +187,12 @@ class ErasureService final : public service::ErasureIntake,
   // RecreationGuard: kFailedPrecondition when an identifier matches a
   // tombstone; the attempt is recorded ("erasure.recreation_blocked").
   Status Check(std::span<const domain::Identifier> identifiers, const domain::ConsentSource& source) override;
+  // The same for identifiers already normalized, as SubjectRegistry's
+  // CreationGuard (install it with InstallRegistryGuard): the last line of
+  // defence for paths that resolve without ConsentService (webhook links,
+  // review approvals). Recorded (when `record`) with method "identity".
+  Status CheckNormalized(std::span<const domain::NormalizedIdentifier> identifiers, bool record);
+  void InstallRegistryGuard();
   // Removes the tombstones of `identifiers` when policy allows it
   // ("tombstone.lifted"); returns how many were removed. kFailedPrecondition
   // when policy forbids it or the evidence predates the erasure.
@@ -210,6 +216,12 @@ class ErasureService final : public service::ErasureIntake,
   // Under mu_: completion and shredding of one request.
   Result<bool> ProcessOne(const std::string& id);
   void Wake(const std::string& id);
+  // The request id of the first tombstone among `ids`, with its position.
+  Result<std::optional<std::pair<size_t, std::string>>> FindTombstone(
+      std::span<const domain::NormalizedIdentifier> ids);
+  // Records a blocked attempt and returns the refusal.
+  Status Blocked(size_t position, const std::string& request, const std::string& system, const std::string& method,
+                 bool record);
   void RunWorker();
 
   ledger::Ledger& ledger_;

@@ -86,6 +86,7 @@ void ErasureEnv::Reopen() {
   if (!e.ok()) FAIL(e.status().ToString());
   erasure_ = std::move(*e);
   erasure_->SetFanOut(&fan_out_);
+  erasure_->InstallRegistryGuard();
   consents_ = std::make_unique<service::ConsentService>(*ledger_, *writer_, *db_, *registry_, policy_, clock_,
                                                         erasure_.get());
 }

@@ -324,8 +324,17 @@ TEST_CASE("Tombstones block re-creation by API, import and merge paths, recordin
   merge.identifiers.push_back(Email("mallory@example.com"));
   CHECK(env.consents().Record(merge).status().code() == StatusCode::kFailedPrecondition);
 
+  // A webhook link (or any path that resolves through the registry alone).
+  identity::ResolveOptions no_create;
+  no_create.create_if_missing = false;
+  Result<identity::Resolution> link = env.registry().Resolve(
+      std::vector<domain::Identifier>{Email("bystander@example.com"), Email("mallory@example.com")}, no_create);
+  CHECK(link.status().code() == StatusCode::kFailedPrecondition);
+
   std::vector<std::string> blocked = env.Payloads("erasure.recreation_blocked");
-  REQUIRE(blocked.size() == 3);
+  REQUIRE(blocked.size() == 4);
+  CHECK(nlohmann::json::parse(blocked[3])["method"] == "identity");
+  blocked.pop_back();
   nlohmann::json first = nlohmann::json::parse(blocked[0]);
   CHECK(first["request"] == id);
   CHECK(first["source_system"] == "shopify-main");
@@ -337,7 +346,7 @@ TEST_CASE("Tombstones block re-creation by API, import and merge paths, recordin
   REQUIRE(lookup.ok());
   CHECK_FALSE(lookup->has_value());
   CHECK(env.fan_out().changes().size() == 1);
-  CHECK(env.erasure().Stats()->blocked == 3);
+  CHECK(env.erasure().Stats()->blocked == 4);
 }
 
 TEST_CASE("A tombstone is lifted only by a first-party opt-in with evidence dated after the erasure",
