@@ -170,8 +170,8 @@ int Run(const std::string& config_path) {
   }
   runtime.outbox().SetEnqueueObserver([&dispatcher] { dispatcher.Notify(); });
   api::RegisterPropagationRoutes(server, runtime.outbox(), &dispatcher, runtime.clock());
-  // Webhooks (docs/webhooks.md). Erasure events answer 503 until the
-  // runtime provides its ErasureIntake; no EchoFilter yet (the outbox does
+  // Webhooks (docs/webhooks.md). Erasure events are filed with the erasure
+  // service (a verified source: they propagate at once); no EchoFilter yet (the outbox does
   // not implement one), so only the conflict rules stop echoes.
   ingest::IngestOptions io;
   io.klaviyo.signature_header = config->klaviyo_signature_header;
@@ -183,7 +183,7 @@ int Run(const std::string& config_path) {
   io.secret_rotation_window_ms = config->webhook_secret_rotation_window_ms;
   std::vector<std::string> ingest_warnings;
   Result<std::unique_ptr<ingest::WebhookIngest>> webhooks =
-      ingest::WebhookIngest::Open(runtime, io, /*erasure=*/nullptr, /*echo=*/nullptr, &ingest_warnings);
+      ingest::WebhookIngest::Open(runtime, io, /*erasure=*/&runtime.erasure(), /*echo=*/nullptr, &ingest_warnings);
   if (!webhooks.ok()) {
     logger.Error("consentd.start_failed", {{"error", webhooks.status().ToString()}});
     return 3;

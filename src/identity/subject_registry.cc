@@ -299,6 +299,10 @@ Result<std::vector<NormalizedIdentifier>> SubjectRegistry::NormalizeSet(
     if (!id.ok()) return id.status().WithContext("identifier " + std::to_string(i));
     if (seen.insert(id->BlindIndexInput()).second) ids.push_back(std::move(*id));
   }
+  if (guard_) {
+    Status g = guard_(ids, /*record=*/true);
+    if (!g.ok()) return g;
+  }
   return ids;
 }
 
@@ -401,6 +405,8 @@ Result<size_t> SubjectRegistry::ResolveBatch(std::span<const std::span<const dom
       if (seen.insert(id->BlindIndexInput()).second) ids.push_back(std::move(*id));
     }
     if (!ok) break;
+    // A refused set ends the batch; resolving it alone reports the refusal.
+    if (guard_ && !guard_(ids, /*record=*/false).ok()) break;
     normalized.push_back(std::move(ids));
   }
   if (normalized.empty()) return size_t{0};

@@ -110,6 +110,14 @@ struct ResolveExtra {
 // replaces the previous one's extra.
 using ResolveContinuation = std::function<Result<ResolveExtra>(const Resolution&)>;
 
+// Consulted before an identifier set is resolved (Resolve, ResolveAndWrite,
+// ResolveBatch), so that no path links, creates or merges an identifier the
+// erasure service tombstoned. A non-OK status refuses the set and nothing is
+// written. `record` is false when ResolveBatch only checks (the caller then
+// resolves the set alone, which checks again with true). Must not call the
+// registry's writing methods.
+using CreationGuard = std::function<Status(std::span<const domain::NormalizedIdentifier>, bool record)>;
+
 struct SubjectInfo {
   domain::Sid sid;
   SubjectState state = SubjectState::kActive;
@@ -225,6 +233,9 @@ class SubjectRegistry {
 
   Status CheckpointWal() { return db_->CheckpointTruncate(); }
 
+  // Installs the creation guard (see CreationGuard). Set before use.
+  void SetCreationGuard(CreationGuard guard) { guard_ = std::move(guard); }
+
   const vault::Vault& vault() const { return *vault_; }
   vault::Database& database() { return *db_; }
   const BlindIndexer& indexer() const { return indexer_; }
@@ -255,6 +266,7 @@ class SubjectRegistry {
   const BlindIndexer indexer_;
   std::unique_ptr<vault::Database> db_;
   std::unique_ptr<vault::Vault> vault_;
+  CreationGuard guard_;
   std::mutex write_mutex_;  // serializes Resolve, reviews and Shred in-process
 };
 

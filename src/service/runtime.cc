@@ -81,6 +81,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config, const Runti
       erasure::ErasureService::Open(config.database_path(), *rt->ledger_, *rt->subjects_, policy, *rt->clock_);
   if (!erasure.ok()) return erasure.status();
   rt->erasure_ = std::move(*erasure);
+  rt->erasure_->InstallRegistryGuard();  // webhook links and other direct resolutions
   rt->consents_ = std::make_unique<ConsentService>(*rt->ledger_, *rt->writer_, *rt->database_, *rt->subjects_,
                                                    policy, *rt->clock_, rt->erasure_.get());
   Result<std::unique_ptr<propagation::Outbox>> outbox = propagation::Outbox::Open(
