@@ -1,5 +1,7 @@
 #include "src/service/access_log.h"
 
+#include <algorithm>
+
 #include "src/vault/sqlite_database.h"
 
 namespace consentd::service {
@@ -56,6 +58,12 @@ Status AccessLog::Flush() {
     rows.swap(queue_);
   }
   if (rows.empty()) return Status::Ok();
+  // In sid order: the rows go into an index keyed by random sids, which a
+  // sorted run walks page by page instead of jumping (a bulk check queues
+  // 10,000 rows at once). Ids, like at_ms, then follow sid order within a
+  // flush; the times stay exact.
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const AccessRecord& a, const AccessRecord& b) { return a.sid < b.sid; });
   Status s = writer_.Write({}, [&](sqlite3* db, auto) { return Insert(db, rows); });
   if (!s.ok()) {
     // Put them back for the next attempt rather than lose them.

@@ -52,11 +52,21 @@ awk -v n="$N" 'BEGIN { srand(42); for (i = 0; i < n; i++) {
   printf "{\"identifiers\":[{\"kind\":\"email\",\"value\":\"user%d@example.com\"}],\"purpose\":\"email_marketing\",\"decision\":\"%s\",\"occurred_at\":\"2024-%02d-%02dT%02d:%02d:%02dZ\",\"source\":{\"system\":\"klaviyo\",\"method\":\"import\"},\"event_id\":\"h-%d\"}\n", i, d, 1 + i % 12, 1 + i % 28, i % 24, i % 60, i % 60, i }
 }' > "$TMP/history.jsonl"
 ls -l "$TMP/history.jsonl" | awk '{printf "# file: %.0f MB\n", $5/1e6}'
+load() { cut -d' ' -f1 /proc/loadavg; }
+echo "# load before import: $(load)"
 start=$(date +%s.%N)
-$CTL import "$TMP/history.jsonl" --data-dir "$D" > "$TMP/import.txt"
+# /usr/bin/time (Debian "time") when present: the import's CPU seconds, a
+# figure less sensitive than wall time to the other processes of a shared box.
+if [ -x /usr/bin/time ]; then
+  /usr/bin/time -f "%U %S" -o "$TMP/import.cpu" $CTL import "$TMP/history.jsonl" --data-dir "$D" > "$TMP/import.txt"
+else
+  $CTL import "$TMP/history.jsonl" --data-dir "$D" > "$TMP/import.txt"
+fi
 end=$(date +%s.%N)
 cat "$TMP/import.txt" | head -3
 awk -v s="$start" -v e="$end" -v n="$N" 'BEGIN { printf "IMPORT events=%d seconds=%.1f events_per_s=%.0f\n", n, e - s, n / (e - s) }'
+[ -f "$TMP/import.cpu" ] && awk -v n="$N" '{ printf "IMPORT cpu_user_s=%.1f cpu_sys_s=%.1f cpu_us_per_event=%.1f\n", $1, $2, ($1 + $2) * 1e6 / n }' "$TMP/import.cpu"
+echo "# load after import: $(load)"
 du -sh "$D" | awk '{print "# data dir after import: " $1}'
 
 # --- servers -------------------------------------------------------------------
@@ -132,6 +142,7 @@ wrk -t2 -c64 -d3s -s "$TMP/query.lua" "$URL" >/dev/null  # warm-up
 for round in 1 2 3; do
   wrk_run "ROUND$round CONSENTD_GET" -t2 -c64 -d"${SECS}s" -s "$TMP/query.lua" "$URL"
   wrk_run "ROUND$round NGINX_STATIC" -t2 -c64 -d"${SECS}s" "http://127.0.0.1:$NPORT/answer.json"
+  echo "# load after round $round: $(load)"
 done
 
 # --- 3. check with 10,000 identifiers --------------------------------------
@@ -141,10 +152,16 @@ n = int(sys.argv[1]); random.seed(1)
 ids = [{"kind": "email", "value": "user%d@example.com" % random.randrange(n)} for _ in range(10000)]
 print(json.dumps({"purpose": "email_marketing", "identifiers": ids}))
 EOF
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$CONSENTD_PID/stat"; }
+t0=$(cpu_ticks)
 for i in 1 2 3 4 5 6 7; do
   curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $MTOKEN" -H 'Content-Type: application/json' \
     --data-binary @"$TMP/check.json" "$URL/v1/consents/check"
 done | sort -n | awk '{a[NR]=$1} END {printf "CHECK10K median_ms=%.1f min_ms=%.1f max_ms=%.1f\n", a[4]*1000, a[1]*1000, a[7]*1000}'
+sleep 0.5  # the access log's flush of the checks' rows
+t1=$(cpu_ticks)
+awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "CHECK10K consentd_cpu_ms_per_check=%.0f (incl. the access log rows)\n", (b - a) * 1000 / hz / 7 }'
+echo "# load after check: $(load)"
 
 # --- 4. recording with 16 concurrent clients -----------------------------------
 metric() { curl -s -H "Authorization: Bearer $ATOKEN" "$URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
