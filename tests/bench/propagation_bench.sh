@@ -32,6 +32,7 @@ SYSTEMS=(hook-a hook-b hook-c)
 TMP=$(mktemp -d /tmp/consentd-pbench-XXXXXX)
 PIDS=()
 cleanup() {
+  [ -f "$TMP/pids" ] && while read -r p; do PIDS+=("$p"); done <"$TMP/pids"
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   sleep 0.5
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
@@ -44,7 +45,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_emulator() {  # $1: out file for the port
   local log=$TMP/emu-$RANDOM.log
   "$EMU" --kind webhook --port 0 >"$log" 2>&1 &
-  PIDS+=($!)
+  echo $! >>"$TMP/pids"  # called in $(...): PIDS would not reach the parent
   for _ in $(seq 100); do
     if grep -q EMULATOR_LISTENING "$log"; then awk '/EMULATOR_LISTENING/{print $2; exit}' "$log"; return; fi
     sleep 0.1
