@@ -170,9 +170,9 @@ int Run(const std::string& config_path) {
   }
   runtime.outbox().SetEnqueueObserver([&dispatcher] { dispatcher.Notify(); });
   api::RegisterPropagationRoutes(server, runtime.outbox(), &dispatcher, runtime.clock());
-  // Webhooks (docs/webhooks.md). Erasure events are filed with the erasure
-  // service (a verified source: they propagate at once); no EchoFilter yet (the outbox does
-  // not implement one), so only the conflict rules stop echoes.
+  // Webhooks (docs/webhooks.md): erasure requests go to the erasure
+  // service's intake; no EchoFilter yet (the outbox does not implement one),
+  // so the conflict rules and origin_system alone stop echoes.
   ingest::IngestOptions io;
   io.klaviyo.signature_header = config->klaviyo_signature_header;
   io.klaviyo.timestamp_header = config->klaviyo_timestamp_header;

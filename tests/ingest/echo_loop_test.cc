@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "adapters/webhook_common.h"
+#include "adapters/webhook_consentd.h"
 #include "adapters/webhook_klaviyo.h"
 #include "src/base/bytes.h"
 #include "src/base/time_format.h"
@@ -69,7 +70,7 @@ struct InProcess {
   std::unique_ptr<RecordingFanOut> fan;
   std::unique_ptr<ingest::WebhookIngest> ingest;
 
-  explicit InProcess(ingest::EchoFilter* echo = nullptr) {
+  explicit InProcess(ingest::EchoFilter* echo = nullptr, bool with_erasure = true) {
     Result<service::Config> config = service::Config::Load(h->service().config_path());
     REQUIRE(config.ok());
     service::RuntimeOptions ro;
@@ -81,7 +82,8 @@ struct InProcess {
     rt->consents().SetFanOut(fan.get());
     std::vector<std::string> warnings;
     Result<std::unique_ptr<ingest::WebhookIngest>> i =
-        ingest::WebhookIngest::Open(*rt, ingest::IngestOptions{}, nullptr, echo, &warnings);
+        ingest::WebhookIngest::Open(*rt, ingest::IngestOptions{}, with_erasure ? &rt->erasure() : nullptr, echo,
+                                    &warnings);
     REQUIRE(i.ok());
     ingest = std::move(*i);
   }
@@ -196,6 +198,25 @@ TEST_CASE("An echo of an overtaken delivery flips the state without the echo fil
       CHECK(p.fan->rows().size() > rows);
     }
   }
+}
+
+TEST_CASE("Without an erasure intake, a delivery with an erasure request answers 503 and records nothing",
+          "[ingest]") {
+  InProcess p(nullptr, /*with_erasure=*/false);
+  const uint64_t size = p.rt->ledger().Size();
+  std::string body = "{\"events\":[{\"id\":\"e1\",\"type\":\"consent.updated\",\"occurred_at\":\"2024-06-01T00:00:00Z\","
+                     "\"identifiers\":[{\"kind\":\"email\",\"value\":\"x@example.com\"}],\"purpose\":\"email_marketing\","
+                     "\"decision\":\"granted\"},{\"id\":\"e2\",\"type\":\"erasure.requested\",\"occurred_at\":"
+                     "\"2024-06-01T00:00:00Z\",\"identifiers\":[{\"kind\":\"email\",\"value\":\"x@example.com\"}]}]}";
+  adapters::WebhookRequest w;
+  w.body = body;
+  w.headers.emplace("X-Consentd-Signature", adapters::SignConsentdWebhook(kCustomSecret, p.clock.NowMillis() / 1000, body));
+  ingest::IngestReply r = p.ingest->Handle("webhook", "custom", w);
+  CHECK(r.status == 503);
+  REQUIRE(r.problem);
+  CHECK(r.problem->detail == "erasure intake unavailable");
+  CHECK(p.rt->ledger().Size() == size);
+  CHECK(p.fan->rows().empty());
 }
 
 }  // namespace

@@ -213,11 +213,16 @@ TEST_CASE("A burst of concurrent duplicate deliveries is applied once", "[ingest
   for (int i = 0; i < 16; ++i) {
     senders.emplace_back([&] {
       auto r = h->Mailchimp(unsub);
+      // A sender retries a delivery whose connection failed (see
+      // docs/benchmarks.md "Ingest": rare transport errors under load).
+      for (int retry = 0; !r && retry < 3; ++retry) r = h->Mailchimp(unsub);
       std::lock_guard<std::mutex> l(mu);
       ++outcomes[r && r->status == 200 ? Outcome(r) : "error"];
     });
   }
   for (auto& t : senders) t.join();
+  INFO("outcomes: apply " << outcomes["apply"] << ", replayed " << outcomes["replayed"] << ", duplicate "
+                          << outcomes["duplicate"] << ", error " << outcomes["error"]);
   CHECK(outcomes["apply"] == 1);
   CHECK(outcomes["replayed"] + outcomes["duplicate"] == 15);
   CHECK(h->Count("consent_events") == 1);
@@ -351,16 +356,33 @@ TEST_CASE("Access requests and shop redactions are recorded for the officer with
   CHECK(h->service().Output().find("john@example.com") == std::string::npos);
 }
 
-TEST_CASE("Erasure requests answer 503 and record nothing until the erasure intake exists", "[ingest]") {
+TEST_CASE("Redact and privacy-deletion webhooks file verified erasure requests once", "[ingest]") {
   auto h = IngestHarness::Start();
-  const Recorded before = Snapshot(*h);
+  std::string known = "{\"id\":\"evt_john\",\"type\":\"consent.updated\",\"occurred_at\":\"2024-06-01T00:00:00Z\","
+                      "\"identifiers\":[{\"kind\":\"email\",\"value\":\"john@example.com\"}],"
+                      "\"purpose\":\"email_marketing\",\"decision\":\"granted\"}";
+  REQUIRE(Outcome(h->Custom(known)) == "apply");
+  const long long ledger0 = h->LedgerSize();
   auto r = h->Shopify("shopify-main", "customers/redact", Payload("shopify/customers_redact.json"), "w-redact");
   REQUIRE(r);
-  CHECK(r->status == 503);
-  CHECK(Body(r)["detail"] == "erasure intake unavailable");
-  CHECK(h->HubSpot(Payload("hubspot/contact_privacy_deletion.json"))->status == 503);
-  CHECK(h->Custom(Payload("consentd/batch.json"))->status == 503);
-  CHECK(Snapshot(*h) == before);
+  REQUIRE(r->status == 200);
+  CHECK(Outcome(r) == "filed");
+  CHECK(Body(r)["events"][0]["seq"].is_number());
+  const long long ledger1 = h->LedgerSize();
+  CHECK(ledger1 > ledger0);
+  // Shopify's retry of the same delivery files nothing more.
+  r = h->Shopify("shopify-main", "customers/redact", Payload("shopify/customers_redact.json"), "w-redact");
+  CHECK(Outcome(r) == "replayed");
+  CHECK(h->LedgerSize() == ledger1);
+  // A second source for the same person links to the open request.
+  std::string again = "{\"id\":\"evt_erase\",\"type\":\"erasure.requested\",\"occurred_at\":\"2024-06-02T00:00:00Z\","
+                      "\"identifiers\":[{\"kind\":\"email\",\"value\":\"john@example.com\"}]}";
+  CHECK(Outcome(h->Custom(again)) == "linked_to_open");
+  auto list = h->service().Client()->Get("/v1/erasure-requests", Bearer(h->officer()));
+  REQUIRE(list);
+  CHECK(list->status == 200);
+  CHECK(list->body.find("webhook:shopify-main") != std::string::npos);
+  CHECK(list->body.find("john@example.com") == std::string::npos);
 }
 
 }  // namespace
