@@ -32,6 +32,7 @@
 #include "src/obs/metrics.h"
 #include "src/propagation/dispatch_targets.h"
 #include "src/propagation/dispatcher.h"
+#include "src/propagation/outbox_echo_filter.h"
 #include "src/propagation/sleeper.h"
 #include "src/service/config.h"
 #include "src/service/runtime.h"
@@ -170,6 +171,7 @@ int Run(const std::string& config_path) {
   }
   runtime.outbox().SetEnqueueObserver([&dispatcher] { dispatcher.Notify(); });
   api::RegisterPropagationRoutes(server, runtime.outbox(), &dispatcher, runtime.clock());
+  propagation::OutboxEchoFilter echo_filter(runtime.outbox());  // webhook reports of what we just told a system
   // Webhooks (docs/webhooks.md): erasure requests go to the erasure
   // service's intake; no EchoFilter yet (the outbox does not implement one),
   // so the conflict rules and origin_system alone stop echoes.
@@ -183,7 +185,7 @@ int Run(const std::string& config_path) {
   io.secret_rotation_window_ms = config->webhook_secret_rotation_window_ms;
   std::vector<std::string> ingest_warnings;
   Result<std::unique_ptr<ingest::WebhookIngest>> webhooks =
-      ingest::WebhookIngest::Open(runtime, io, /*erasure=*/&runtime.erasure(), /*echo=*/nullptr, &ingest_warnings);
+      ingest::WebhookIngest::Open(runtime, io, /*erasure=*/&runtime.erasure(), /*echo=*/&echo_filter, &ingest_warnings);
   if (!webhooks.ok()) {
     logger.Error("consentd.start_failed", {{"error", webhooks.status().ToString()}});
     return 3;

@@ -39,6 +39,7 @@ CREATE INDEX IF NOT EXISTS outbox_open ON outbox(system, id)
 CREATE INDEX IF NOT EXISTS outbox_open_subject ON outbox(system, sid, id)
   WHERE state IN ('pending', 'in_flight', 'accepted');
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, system, id);
+CREATE INDEX IF NOT EXISTS outbox_subject ON outbox(system, sid, id);
 CREATE TABLE IF NOT EXISTS propagation_systems(
   system TEXT PRIMARY KEY,
   paused INTEGER NOT NULL DEFAULT 0,
@@ -234,6 +235,31 @@ Result<bool> Outbox::IsPaused(const std::string& system) {
   Result<bool> row = q->Step();
   if (!row.ok()) return row.status();
   return *row && q->Int(0) != 0;
+}
+
+Result<bool> Outbox::IsEcho(const std::string& system, const domain::Sid& sid, const std::string& purpose,
+                            domain::Decision decision) {
+  auto lock = db_->Lock();
+  Result<Stmt> last = db_->Cached(
+      "SELECT id, decision FROM outbox WHERE system = ? AND sid = ? AND kind = 'consent' AND purpose = ?"
+      " AND state = 'done' ORDER BY id DESC LIMIT 1");
+  if (!last.ok()) return last.status();
+  last->BindText(1, system).Bind(2, sid.bytes()).BindText(3, purpose);
+  Result<bool> found = last->Step();
+  if (!found.ok()) return found.status();
+  if (!*found) return false;
+  const int64_t last_id = last->Int(0);
+  const bool last_granted = last->Int(1) != 0;
+  last->Reset();
+  if (last_granted != (decision == domain::Decision::kGranted)) return false;
+  Result<Stmt> newer = db_->Cached(
+      "SELECT 1 FROM outbox WHERE system = ? AND sid = ? AND id > ? AND kind = 'consent' AND purpose = ?"
+      " AND state IN ('pending', 'in_flight', 'accepted') LIMIT 1");
+  if (!newer.ok()) return newer.status();
+  newer->BindText(1, system).Bind(2, sid.bytes()).Bind(3, last_id).BindText(4, purpose);
+  Result<bool> open = newer->Step();
+  if (!open.ok()) return open.status();
+  return *open;
 }
 
 Result<std::vector<OutboxRow>> Outbox::Eligible(const std::string& system, int64_t now_ms, size_t limit,

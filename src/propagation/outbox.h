@@ -109,6 +109,13 @@ class Outbox final : public service::FanOut {
   // or a pause record), by id.
   Result<std::vector<SystemStatus>> Systems();
   Result<bool> IsPaused(const std::string& system);
+  // Echo detection for webhook ingest (src/ingest/echo_filter.h): true when
+  // `decision` equals the last consent change delivered (done) to `system`
+  // for (sid, purpose) while a newer change for them is still open (pending,
+  // in_flight or accepted) for that system: the system is reporting back
+  // what consentd told it, and the newer delivery will overwrite it.
+  Result<bool> IsEcho(const std::string& system, const domain::Sid& sid, const std::string& purpose,
+                      domain::Decision decision);
 
   // ---- dispatcher transitions (one durable transaction each) ----
   // pending -> in_flight for those of `ids` still pending; returns the ids

@@ -386,6 +386,27 @@ TEST_CASE("rows of a shredded subject fail with subject_shredded and never reach
   CHECK(row.last_code == "subject_shredded");
 }
 
+TEST_CASE("a report that repeats the last delivered decision while a newer change is queued is an echo") {
+  PropagationEnv env;
+  auto alpha = Fake();
+  domain::Sid sid = env.Subject("a@example.com");
+  env.Consent(sid, "email_marketing", true);
+  auto d = env.MakeDispatcher({}, {{"alpha", alpha}});
+  REQUIRE(*d->RunOnce("alpha") == 1);  // granted delivered
+  auto echo = [&](domain::Decision dec) {
+    Result<bool> e = env.outbox().IsEcho("alpha", sid, "email_marketing", dec);
+    REQUIRE(e.ok());
+    return *e;
+  };
+  CHECK_FALSE(echo(domain::Decision::kGranted));  // nothing newer queued: a real report
+  env.Consent(sid, "email_marketing", false);      // withdrawal queued
+  CHECK(echo(domain::Decision::kGranted));         // the system repeats what it was told
+  CHECK_FALSE(echo(domain::Decision::kWithdrawn));
+  CHECK_FALSE(env.outbox().IsEcho("beta", sid, "email_marketing", domain::Decision::kGranted).value());
+  REQUIRE(*d->RunOnce("alpha") == 1);
+  CHECK_FALSE(echo(domain::Decision::kGranted));   // delivered: a granted report is news again
+}
+
 class RecordingListener final : public service::DeliveryListener {
  public:
   Status OnDeliveryOutcome(sqlite3*, const service::DeliveryOutcome& o) override {
