@@ -173,8 +173,8 @@ int Run(const std::string& config_path) {
   api::RegisterPropagationRoutes(server, runtime.outbox(), &dispatcher, runtime.clock());
   propagation::OutboxEchoFilter echo_filter(runtime.outbox());  // webhook reports of what we just told a system
   // Webhooks (docs/webhooks.md): erasure requests go to the erasure
-  // service's intake; no EchoFilter yet (the outbox does not implement one),
-  // so the conflict rules and origin_system alone stop echoes.
+  // service's intake; echoes of what consentd just delivered are dropped by
+  // the outbox's echo filter (docs/propagation.md).
   ingest::IngestOptions io;
   io.klaviyo.signature_header = config->klaviyo_signature_header;
   io.klaviyo.timestamp_header = config->klaviyo_timestamp_header;
