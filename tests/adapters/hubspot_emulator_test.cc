@@ -106,7 +106,7 @@ TEST_CASE("HubSpot emulator: GDPR delete removes the contact and blocklists the 
   CHECK(resub.code == "VALIDATION_ERROR");
 }
 
-TEST_CASE("HubSpot emulator: GDPR delete of an unknown address still blocklists it; an unknown id is already done",
+TEST_CASE("HubSpot emulator: GDPR delete of an unknown address still blocklists it, an unknown id is already done",
           "[hubspot][emulator]") {
   Env env;
   CHECK(env.adapter->Deliver(Erase("ghost@example.com")).cls == OutcomeClass::kDone);

@@ -296,7 +296,7 @@ TEST_CASE("HubSpot: codes never echo response text, which can hold the email", "
   }
 }
 
-TEST_CASE("HubSpot: 5xx and transport failures are retried; configuration errors are not", "[hubspot]") {
+TEST_CASE("HubSpot: 5xx and transport failures are retried, configuration errors are not", "[hubspot]") {
   Fixture f;
   f.transport->Enqueue(FakeHttpTransport::Respond(503, "upstream down", {{"Retry-After", "4"}}));
   f.transport->Enqueue(FakeHttpTransport::Fail(TransportError::kTimeout));
@@ -368,7 +368,7 @@ TEST_CASE("HubSpot: Lookup reads the contact by email and returns its id", "[hub
   CHECK(reqs[0].body.empty());
 }
 
-TEST_CASE("HubSpot: Lookup of an unknown email is an empty id; failures and garbage are nullopt", "[hubspot]") {
+TEST_CASE("HubSpot: Lookup of an unknown email is an empty id, failures and garbage are nullopt", "[hubspot]") {
   Fixture f;
   Customer c;
   c.email = "nobody@example.com";

@@ -140,7 +140,7 @@ TEST_CASE("Klaviyo emulator: a suppression job is accepted, then confirmed when 
   CHECK(p["subscriptions"]["email"] == "SUBSCRIBED");
 }
 
-TEST_CASE("Klaviyo emulator: erasure deletes the profile; a second erase is already done", "[klaviyo][emulator]") {
+TEST_CASE("Klaviyo emulator: erasure deletes the profile, a second erase is already done", "[klaviyo][emulator]") {
   Env env;
   env.emu->Seed({{"job_delay_ms", 300}, {"profiles", {{{"email", "jane@example.com"}}}}});
   Outcome out = env.adapter->Deliver(Erase("jane@example.com"));

@@ -135,7 +135,7 @@ TEST_CASE("Mailchimp emulator: marketing permissions follow their purposes", "[m
   CHECK(m["marketing_permissions"] == json{{"p_email", true}, {"p_ads", false}});
 }
 
-TEST_CASE("Mailchimp emulator: permanent delete forgets the email; a second erase is already done",
+TEST_CASE("Mailchimp emulator: permanent delete forgets the email, a second erase is already done",
           "[mailchimp][emulator]") {
   Env env;
   env.adapter->Deliver(Consent("jane@example.com", true));

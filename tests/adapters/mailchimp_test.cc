@@ -192,7 +192,7 @@ TEST_CASE("With resubscribe_as_pending a compliance-state refusal becomes a pend
   }
 }
 
-TEST_CASE("Erasure deletes the member permanently; a member already gone counts as done") {
+TEST_CASE("Erasure deletes the member permanently, a member already gone counts as done") {
   Fixture f;
   f.http->Enqueue(FakeHttpTransport::Respond(204, ""));
   Outcome out = f.adapter->Deliver(Erase());
@@ -304,7 +304,7 @@ TEST_CASE("Mailchimp operations are synchronous: Confirm is done") {
   CHECK(f.http->requests().empty());
 }
 
-TEST_CASE("Without an email, a withdrawal or an erase names the member by a known hash; a grant cannot") {
+TEST_CASE("Without an email, a withdrawal or an erase names the member by a known hash, a grant cannot") {
   Fixture f;
   Request erase = Erase();
   erase.customer.email.clear();

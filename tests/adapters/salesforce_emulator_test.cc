@@ -171,7 +171,7 @@ TEST_CASE("Salesforce emulator: an unknown field fails permanently with INVALID_
   CHECK(o.http_status == 400);
 }
 
-TEST_CASE("Salesforce emulator: erase flags the Individual and deletes every Contact; again is already done",
+TEST_CASE("Salesforce emulator: erase flags the Individual and deletes every Contact, again is already done",
           "[salesforce][emulator]") {
   Env env;
   Outcome o = env.adapter->Deliver(Erase("jane@example.com", kJane));
@@ -207,7 +207,7 @@ TEST_CASE("Salesforce emulator: Lookup by email", "[salesforce][emulator]") {
   CHECK(id->empty());
 }
 
-TEST_CASE("Salesforce emulator: expired tokens ask to re-authenticate; the refreshed token works",
+TEST_CASE("Salesforce emulator: expired tokens ask to re-authenticate, the refreshed token works",
           "[salesforce][emulator]") {
   Env env;
   env.emu->SetFaults({{"expire_tokens", true}});

@@ -126,7 +126,7 @@ TEST_CASE("Salesforce: an opt-out finds the Contact by email with SOQL and patch
   CHECK(json::parse(reqs[1].body) == json{{"HasOptedOutOfEmail", true}});
 }
 
-TEST_CASE("Salesforce: a grant on a HasOptedOut field writes false; a true-means-granted field writes true",
+TEST_CASE("Salesforce: a grant on a HasOptedOut field writes false, a true-means-granted field writes true",
           "[salesforce]") {
   Fixture f;
   f.transport->Enqueue(Records({Rec(kC1)}));
@@ -280,7 +280,7 @@ TEST_CASE("Salesforce: erase flags the Individual ShouldForget, then deletes the
   CHECK(reqs[2].body.empty());
 }
 
-TEST_CASE("Salesforce: an Individual flag refused for good does not stop the delete; a transient failure retries",
+TEST_CASE("Salesforce: an Individual flag refused for good does not stop the delete, a transient failure retries",
           "[salesforce]") {
   Fixture f;
   f.transport->Enqueue(Records({Rec(kC1, kI1)}));
@@ -329,7 +329,7 @@ TEST_CASE("Salesforce: in an org without Individuals, erase queries again withou
   CHECK(reqs[2].method == "DELETE");
 }
 
-TEST_CASE("Salesforce: INVALID_SESSION_ID asks to re-authenticate; the refresh swaps in the new token",
+TEST_CASE("Salesforce: INVALID_SESSION_ID asks to re-authenticate, the refresh swaps in the new token",
           "[salesforce]") {
   Fixture f;
   f.transport->Enqueue(Error(401, "INVALID_SESSION_ID", "Session expired or invalid"));

@@ -52,7 +52,7 @@ Request Consent(const std::string& id, bool granted) {
   return r;
 }
 
-TEST_CASE("Webhook receiver: signed events are verified and recorded in order; a replay is not recorded twice",
+TEST_CASE("Webhook receiver: signed events are verified and recorded in order, a replay is not recorded twice",
           "[webhook][emulator]") {
   Env env;
   CHECK(env.adapter->Deliver(Consent("evt_1", true)).cls == OutcomeClass::kDone);
@@ -118,7 +118,7 @@ TEST_CASE("Webhook receiver: a wrong secret, a stale timestamp or a forged reque
   }
 }
 
-TEST_CASE("Webhook receiver: a retired endpoint (410) is permanent; faults are retried", "[webhook][emulator]") {
+TEST_CASE("Webhook receiver: a retired endpoint (410) is permanent, faults are retried", "[webhook][emulator]") {
   SECTION("410 Gone") {
     Env env(SystemClock::Get(), "/retired");
     Outcome out = env.adapter->Deliver(Consent("evt_1", true));

@@ -112,7 +112,7 @@ TEST_CASE("HubSpot property changes map to consent, links and ignores per event 
   CHECK(b->events[1].note == "unmapped_subscription");
 }
 
-TEST_CASE("HubSpot privacy deletion is an erasure request; deletion and creation are ignored", "[webhook][hubspot]") {
+TEST_CASE("HubSpot privacy deletion is an erasure request, deletion and creation are ignored", "[webhook][hubspot]") {
   std::string body = Payload("hubspot/contact_privacy_deletion.json");
   Result<WebhookBatch> b = MapHubSpot(Post(body, {}), {});
   REQUIRE(b.ok());

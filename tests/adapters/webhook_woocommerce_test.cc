@@ -34,7 +34,7 @@ TEST_CASE("WooCommerce rejects forged, truncated, re-encoded, wrong-secret and m
   CHECK(VerifyWooCommerce(Post(body, {}), "woo_secret").code == "missing_signature");
 }
 
-TEST_CASE("WooCommerce creation ping without a signature is a ping; anything else unsigned is rejected",
+TEST_CASE("WooCommerce creation ping without a signature is a ping, anything else unsigned is rejected",
           "[webhook][woocommerce]") {
   std::string ping = "webhook_id=17";
   CHECK(VerifyWooCommerce(Post(ping, {{"Content-Type", "application/x-www-form-urlencoded"}}), "s").result ==
@@ -81,7 +81,7 @@ TEST_CASE("WooCommerce customer.created and customer.updated map the consent met
   CHECK(b->events[0].occurred_at_ms == 1717424998000);  // the _at meta, not date_modified_gmt
 }
 
-TEST_CASE("WooCommerce customer without consent meta is a link; deletion is ignored", "[webhook][woocommerce]") {
+TEST_CASE("WooCommerce customer without consent meta is a link, deletion is ignored", "[webhook][woocommerce]") {
   std::string t4 = Payload("woocommerce/t4.json");
   Result<WebhookBatch> b = MapWooCommerce(Delivery(t4, "customer.updated"), Mapping());
   REQUIRE(b.ok());

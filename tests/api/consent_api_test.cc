@@ -462,7 +462,7 @@ TEST_CASE("Replays, out-of-order events, GPC, withdraw-only systems and queries 
   CheckNoIdentifiers(h->Output(), "consentd's log");
 }
 
-TEST_CASE("Bulk check answers 10,000 identifiers in order; suppressions list withdrawn emails only",
+TEST_CASE("Bulk check answers 10,000 identifiers in order, suppressions list withdrawn emails only",
           "[api][consent]") {
   auto h = ServiceHarness::Create();
   Tokens t = MakeTokens(*h);

@@ -61,7 +61,7 @@ struct Env {
   std::unique_ptr<service::Runtime> rt;
 };
 
-TEST_CASE("A created token authenticates with its name and scopes; a revoked one does not", "[auth]") {
+TEST_CASE("A created token authenticates with its name and scopes, a revoked one does not", "[auth]") {
   Env env;
   TokenStore store = env.Store();
   Result<std::string> token = store.Create("crm sync", {Scope::Marketing(), Scope::Ingest("hubspot")});

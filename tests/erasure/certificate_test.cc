@@ -124,7 +124,7 @@ TEST_CASE("A forged entry or proof fails its inclusion proof even when re-signed
   }
 }
 
-TEST_CASE("Another key does not verify a certificate; a non-certificate is refused", "[erasure][certificate]") {
+TEST_CASE("Another key does not verify a certificate, a non-certificate is refused", "[erasure][certificate]") {
   ErasureEnv env;
   const std::string text = CompletedCertificate(env);
   Result<ledger::Signer> other = ledger::Signer::Generate("example.com/erasure-test");

@@ -147,7 +147,7 @@ size_t ErasuresAt(EmulatorProcess& emu) {
   return n;
 }
 
-TEST_CASE("An erasure filed over the API propagates, completes, is certified and verifies offline; re-creation is "
+TEST_CASE("An erasure filed over the API propagates, completes, is certified and verifies offline, re-creation is "
           "blocked",
           "[integration][erasure]") {
   Fleet fleet;

@@ -73,7 +73,7 @@ TEST_CASE("A verified request propagates to every policy system in the transacti
   CHECK(AllPayloads(env).find("ada@") == std::string::npos);
 }
 
-TEST_CASE("An unverified request waits for verification; rejecting needs a reason code", "[erasure]") {
+TEST_CASE("An unverified request waits for verification, rejecting needs a reason code", "[erasure]") {
   ErasureEnv env;
   service::ErasureIntakeRequest in;
   in.identifiers = {Email("bob@example.com")};
@@ -266,7 +266,7 @@ TEST_CASE("An extension is allowed once, with a reason, and only before the firs
   CHECK(env.Payloads("erasure.extended").size() == 1);
 }
 
-TEST_CASE("A duplicate for a subject with an open request links to it; a replay returns the first answer",
+TEST_CASE("A duplicate for a subject with an open request links to it, a replay returns the first answer",
           "[erasure]") {
   ErasureEnv env;
   const std::string id = env.FileVerified("kim@example.com");
@@ -380,7 +380,7 @@ TEST_CASE("A tombstone is lifted only by a first-party opt-in with evidence date
   CHECK(back->sid != MustGet(env, id).sid);  // a new subject, not the erased one
 }
 
-TEST_CASE("After completion no file of the data directory holds the subject's raw identifiers; others are intact",
+TEST_CASE("After completion no file of the data directory holds the subject's raw identifiers, others are intact",
           "[erasure][canary]") {
   ErasureEnv env;
   const std::string victim_email = "Oscar.Canary-9ZQ@Erase-Example.org";

@@ -134,7 +134,7 @@ TEST_CASE("Oversized, malformed and unknown-instance deliveries answer 413, 400 
   CHECK(Snapshot(*h) == before);
 }
 
-TEST_CASE("Shopify payloads become consent entries with the system as source; replays change nothing", "[ingest]") {
+TEST_CASE("Shopify payloads become consent entries with the system as source, replays change nothing", "[ingest]") {
   auto h = IngestHarness::Start();
   const long long ledger0 = h->LedgerSize();
   std::string create = Payload("shopify/customers_create.json");
@@ -184,7 +184,7 @@ TEST_CASE("Shopify payloads become consent entries with the system as source; re
   CHECK(Body(r)["events"][0]["kind"] == "link");
 }
 
-TEST_CASE("An older unsubscribe arriving after a newer subscribe is recorded as stale; the newest event wins",
+TEST_CASE("An older unsubscribe arriving after a newer subscribe is recorded as stale, the newest event wins",
           "[ingest]") {
   auto h = IngestHarness::Start();
   std::string newer = Payload("shopify/customers_marketing_consent_update.json");  // subscribed at 08:05

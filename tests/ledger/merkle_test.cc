@@ -268,7 +268,7 @@ TEST_CASE("Every mutated inclusion proof fails to verify", "[merkle][inclusion]"
   }
 }
 
-TEST_CASE("An inclusion proof does not bind the tree size; the checkpoint's signed size does", "[merkle][inclusion]") {
+TEST_CASE("An inclusion proof does not bind the tree size, the checkpoint's signed size does", "[merkle][inclusion]") {
   // RFC 9162 verification takes the size from the caller: the proof [h1, h23]
   // of leaf 0 in the tree of 4 also "verifies" leaf 0 at size 3 against the
   // root of size 4, because both sizes give leaf 0 the same left/right path.

@@ -279,7 +279,7 @@ TEST_CASE("a row older than max_age goes dead without another attempt") {
   CHECK(row.last_code == "max_age");
 }
 
-TEST_CASE("a permanent failure is dead at once; replay delivers it again and records a second outcome") {
+TEST_CASE("a permanent failure is dead at once, replay delivers it again and records a second outcome") {
   PropagationEnv env;
   auto alpha = Fake();
   bool broken = true;
@@ -327,7 +327,7 @@ TEST_CASE("replaying a dead change that a later change of the same purpose super
   CHECK(*all == 0);
 }
 
-TEST_CASE("discarding a dead letter records a discarded outcome; only dead rows can be discarded") {
+TEST_CASE("discarding a dead letter records a discarded outcome, only dead rows can be discarded") {
   PropagationEnv env;
   auto alpha = Fake();
   alpha->SetScript([](const FakeAdapter::Call&) { return Permanent(422, "http_422"); });
@@ -352,7 +352,7 @@ TEST_CASE("discarding a dead letter records a discarded outcome; only dead rows 
   CHECK(env.Rows("alpha")[1].state == RowState::kPending);
 }
 
-TEST_CASE("a paused system gets nothing until it is resumed; rows accumulate meanwhile") {
+TEST_CASE("a paused system gets nothing until it is resumed, rows accumulate meanwhile") {
   PropagationEnv env;
   auto alpha = Fake();
   REQUIRE(env.outbox().SetPaused("alpha", true).ok());
@@ -417,7 +417,7 @@ class RecordingListener final : public service::DeliveryListener {
   bool fail = false;
 };
 
-TEST_CASE("the delivery listener is told of each final outcome in its transaction; its error rolls it back") {
+TEST_CASE("the delivery listener is told of each final outcome in its transaction, its error rolls it back") {
   PropagationEnv env;
   auto alpha = Fake();
   RecordingListener listener;

@@ -263,7 +263,7 @@ TEST_CASE("Events de-duplicate by the source's event id, or by their fields with
   CHECK_FALSE(f4->recorded[0].duplicate);
 }
 
-TEST_CASE("occurred_at is bounded by the injected clock; personal data is kept out of the ledger", "[service]") {
+TEST_CASE("occurred_at is bounded by the injected clock, personal data is kept out of the ledger", "[service]") {
   Env env;
   ConsentService& cs = env.consents();
   ConsentEvent e = Ev({Email("di@example.com")}, "analytics", Decision::kGranted, "2025-06-01T00:04:00Z", "",

@@ -288,7 +288,7 @@ TEST_CASE("import: bad rows are refused with line and reason, never a value, and
   CHECK(consent == 2);
 }
 
-TEST_CASE("import: CSV with RFC 4180 quoting; malformed rows refused; a bad header fails the file") {
+TEST_CASE("import: CSV with RFC 4180 quoting, malformed rows refused, a bad header fails the file") {
   ImportEnv env;
   std::string csv =
       "email,phone,purpose,decision,occurred_at,source_system,method,notice_id,notice_version,language,jurisdiction,"

@@ -74,7 +74,7 @@ TEST_CASE("cosignature responses are verified against the witness key and foreig
   }
 }
 
-TEST_CASE("witness URLs split into base and prefix; other schemes are refused", "[witness]") {
+TEST_CASE("witness URLs split into base and prefix, other schemes are refused", "[witness]") {
   auto s = SplitWitnessUrl("http://127.0.0.1:8080/w/");
   REQUIRE(s.ok());
   CHECK(s->first == "http://127.0.0.1:8080");
