@@ -557,7 +557,7 @@ class Parser {
 
   void Shopify(const json& o, const std::string& op, System* sys, bool has_base_url) {
     ShopifyOptions opts;
-    if (Object(o, op, {"shop_domain", "api"})) {
+    if (Object(o, op, {"shop_domain", "api", "erasure_confirmation", "opt_in_level"})) {
       if (const json* d = Required(o, "shop_domain", op)) {
         if (auto s = AsString(*d, op + "/shop_domain")) {
           if (ValidShopDomain(*s)) {
@@ -569,6 +569,16 @@ class Parser {
       }
       if (const json* a = Member(o, "api")) {
         if (auto s = OneOf(*a, op + "/api", {"graphql", "rest"})) opts.api = *s;
+      }
+      if (const json* e = Member(o, "erasure_confirmation")) {
+        if (auto s = OneOf(*e, op + "/erasure_confirmation", {"customer_gone", "on_accept"})) {
+          opts.erasure_confirmation = *s;
+        }
+      }
+      if (const json* l = Member(o, "opt_in_level")) {
+        if (auto s = OneOf(*l, op + "/opt_in_level", {"SINGLE_OPT_IN", "CONFIRMED_OPT_IN", "UNKNOWN"})) {
+          opts.opt_in_level = *s;
+        }
       }
     }
     if (!has_base_url && !opts.shop_domain.empty()) sys->base_url = "https://" + opts.shop_domain;
@@ -666,7 +676,7 @@ class Parser {
 
   void Klaviyo(const json& o, const std::string& op, System* sys) {
     KlaviyoOptions opts;
-    if (Object(o, op, {"list_id", "custom_source"})) {
+    if (Object(o, op, {"list_id", "custom_source", "suppress_on_email_withdrawal", "poll_job_status"})) {
       if (const json* l = Member(o, "list_id")) {
         auto s = AsString(*l, op + "/list_id");
         if (s && ValidListId(*s)) {
@@ -678,13 +688,19 @@ class Parser {
       if (const json* c = Member(o, "custom_source")) {
         if (auto s = AsString(*c, op + "/custom_source")) opts.custom_source = *s;
       }
+      if (const json* b = Member(o, "suppress_on_email_withdrawal")) {
+        if (auto v = AsBool(*b, op + "/suppress_on_email_withdrawal")) opts.suppress_on_email_withdrawal = *v;
+      }
+      if (const json* b = Member(o, "poll_job_status")) {
+        if (auto v = AsBool(*b, op + "/poll_job_status")) opts.poll_job_status = *v;
+      }
     }
     sys->options = std::move(opts);
   }
 
   void Mailchimp(const json& o, const std::string& op, System* sys, bool has_base_url) {
     MailchimpOptions opts;
-    if (Object(o, op, {"list_id", "data_center", "marketing_permission_ids"})) {
+    if (Object(o, op, {"list_id", "data_center", "marketing_permission_ids", "resubscribe_as_pending"})) {
       if (const json* l = Required(o, "list_id", op)) {
         auto s = AsString(*l, op + "/list_id");
         if (s && ValidListId(*s)) {
@@ -706,6 +722,9 @@ class Parser {
       if (const json* m = Member(o, "marketing_permission_ids")) {
         opts.marketing_permission_ids = PurposeStringMap(*m, op + "/marketing_permission_ids", *sys, &ValidListId,
                                                          "1 to 32 letters and digits");
+      }
+      if (const json* b = Member(o, "resubscribe_as_pending")) {
+        if (auto v = AsBool(*b, op + "/resubscribe_as_pending")) opts.resubscribe_as_pending = *v;
       }
     }
     if (!has_base_url && !opts.data_center.empty()) {

@@ -49,6 +49,13 @@ struct RateLimit {
 struct ShopifyOptions {
   std::string shop_domain;    // required: "<shop>.myshopify.com"
   std::string api = "graphql";  // "graphql" (default) or "rest" (legacy)
+  // How a customerRequestDataErasure counts as done (UNCONFIRMED: Shopify
+  // documents no status query): "customer_gone" (default; the customer no
+  // longer resolves) or "on_accept" (the accepted request counts as done).
+  std::string erasure_confirmation = "customer_gone";
+  // marketingOptInLevel sent with a grant: "SINGLE_OPT_IN" (default),
+  // "CONFIRMED_OPT_IN" or "UNKNOWN".
+  std::string opt_in_level = "SINGLE_OPT_IN";
 };
 
 struct WooCommerceOptions {
@@ -88,6 +95,12 @@ struct SalesforceOptions {
 struct KlaviyoOptions {
   std::string list_id;  // optional: without a list, unsubscribes are global
   std::string custom_source = "consentd";
+  // Also suppress the profile (USER_SUPPRESSED) when email consent is
+  // withdrawn; default false.
+  bool suppress_on_email_withdrawal = false;
+  // Confirm jobs that return an id by polling them (default true); false: an
+  // accepted (202) job counts as done (UNCONFIRMED).
+  bool poll_job_status = true;
 };
 
 struct MailchimpOptions {
@@ -95,6 +108,9 @@ struct MailchimpOptions {
   std::string data_center;  // "us6"; required unless base_url is given
   // GDPR marketing permission id per purpose (audiences with GDPR fields).
   std::map<std::string, std::string> marketing_permission_ids;
+  // On "Member In Compliance State" for a re-subscribe, send status "pending"
+  // (Mailchimp's double opt-in email) instead of failing; default false.
+  bool resubscribe_as_pending = false;
 };
 
 struct WebhookOptions {

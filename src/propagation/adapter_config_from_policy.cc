@@ -10,7 +10,7 @@ namespace {
 
 struct ToSettings {
   adapters::AdapterSettings operator()(const policies::ShopifyOptions& o) const {
-    return adapters::ShopifySettings{o.shop_domain, o.api};
+    return adapters::ShopifySettings{o.shop_domain, o.api, o.erasure_confirmation, o.opt_in_level};
   }
   adapters::AdapterSettings operator()(const policies::WooCommerceOptions& o) const {
     return adapters::WooCommerceSettings{o.meta_keys, o.auth};
@@ -27,13 +27,19 @@ struct ToSettings {
     return s;
   }
   adapters::AdapterSettings operator()(const policies::KlaviyoOptions& o) const {
-    return adapters::KlaviyoSettings{o.list_id, o.custom_source};
+    adapters::KlaviyoSettings s;
+    s.list_id = o.list_id;
+    s.custom_source = o.custom_source;
+    s.suppress_on_email_withdrawal = o.suppress_on_email_withdrawal;
+    s.poll_job_status = o.poll_job_status;
+    return s;
   }
   adapters::AdapterSettings operator()(const policies::MailchimpOptions& o) const {
     adapters::MailchimpSettings s;
     s.list_id = o.list_id;
     s.data_center = o.data_center;
     s.marketing_permission_ids = o.marketing_permission_ids;
+    s.resubscribe_as_pending = o.resubscribe_as_pending;
     return s;
   }
   adapters::AdapterSettings operator()(const policies::WebhookOptions& o) const {

@@ -428,5 +428,88 @@ TEST_CASE("Salesforce field names may target the Individual record or a ContactP
   }
 }
 
+// A document with one system of `kind` whose options are `options`; the
+// system id is "s" and it receives "email_marketing".
+std::string OptionsDocument(const std::string& kind, const std::string& options) {
+  std::string creds = kind == "shopify" ? R"({"access_token": "s/token"})" : R"({"api_key": "s/key"})";
+  return R"({"format": "consentd.policy/v1",
+    "purposes": {"email_marketing": {"channel": "email", "legal_basis": "consent", "default": "denied"}},
+    "systems": {"s": {"kind": ")" + kind + R"(", "base_url": "https://s.example.com", "credentials": )" + creds +
+         R"(, "receives": ["email_marketing"], "options": )" + options + "}}}";
+}
+
+TEST_CASE("Shopify, Klaviyo and Mailchimp behaviour options default to the adapter's documented behaviour",
+          "[policies][loader]") {
+  LoadResult shop = testing::ParseOne(OptionsDocument("shopify", R"({"shop_domain": "a.myshopify.com"})"));
+  INFO(Describe(shop.errors));
+  REQUIRE(shop.ok());
+  const auto& so = std::get<ShopifyOptions>(shop.policy.FindSystem("s")->options);
+  CHECK(so.erasure_confirmation == "customer_gone");
+  CHECK(so.opt_in_level == "SINGLE_OPT_IN");
+  LoadResult kl = testing::ParseOne(OptionsDocument("klaviyo", "{}"));
+  REQUIRE(kl.ok());
+  const auto& ko = std::get<KlaviyoOptions>(kl.policy.FindSystem("s")->options);
+  CHECK_FALSE(ko.suppress_on_email_withdrawal);
+  CHECK(ko.poll_job_status);
+  LoadResult mc = testing::ParseOne(OptionsDocument("mailchimp", R"({"list_id": "L1"})"));
+  REQUIRE(mc.ok());
+  CHECK_FALSE(std::get<MailchimpOptions>(mc.policy.FindSystem("s")->options).resubscribe_as_pending);
+}
+
+TEST_CASE("Shopify, Klaviyo and Mailchimp behaviour options are read when set", "[policies][loader]") {
+  for (const char* level : {"SINGLE_OPT_IN", "CONFIRMED_OPT_IN", "UNKNOWN"}) {
+    LoadResult shop = testing::ParseOne(OptionsDocument(
+        "shopify", std::string(R"({"shop_domain": "a.myshopify.com", "erasure_confirmation": "on_accept", "opt_in_level": ")") +
+                       level + R"("})"));
+    INFO(level << ": " << Describe(shop.errors));
+    REQUIRE(shop.ok());
+    const auto& so = std::get<ShopifyOptions>(shop.policy.FindSystem("s")->options);
+    CHECK(so.erasure_confirmation == "on_accept");
+    CHECK(so.opt_in_level == level);
+  }
+  LoadResult kl = testing::ParseOne(
+      OptionsDocument("klaviyo", R"({"suppress_on_email_withdrawal": true, "poll_job_status": false})"));
+  INFO(Describe(kl.errors));
+  REQUIRE(kl.ok());
+  const auto& ko = std::get<KlaviyoOptions>(kl.policy.FindSystem("s")->options);
+  CHECK(ko.suppress_on_email_withdrawal);
+  CHECK_FALSE(ko.poll_job_status);
+  LoadResult mc = testing::ParseOne(OptionsDocument("mailchimp", R"({"list_id": "L1", "resubscribe_as_pending": true})"));
+  REQUIRE(mc.ok());
+  CHECK(std::get<MailchimpOptions>(mc.policy.FindSystem("s")->options).resubscribe_as_pending);
+}
+
+TEST_CASE("Behaviour options of the wrong type or with an unknown value are errors naming the file, pointer and problem",
+          "[policies][loader][invalid]") {
+  struct Case {
+    std::string kind, options, pointer, fragment;
+  };
+  const std::vector<Case> cases = {
+      {"shopify", R"({"shop_domain": "a.myshopify.com", "erasure_confirmation": "when_gone"})",
+       "/systems/s/options/erasure_confirmation", "invalid value \"when_gone\" (expected one of: customer_gone, on_accept)"},
+      {"shopify", R"({"shop_domain": "a.myshopify.com", "erasure_confirmation": true})",
+       "/systems/s/options/erasure_confirmation", "must be a string, not a boolean"},
+      {"shopify", R"({"shop_domain": "a.myshopify.com", "opt_in_level": "single_opt_in"})",
+       "/systems/s/options/opt_in_level", "invalid value \"single_opt_in\" (expected one of: SINGLE_OPT_IN, CONFIRMED_OPT_IN, UNKNOWN)"},
+      {"shopify", R"({"shop_domain": "a.myshopify.com", "opt_in_level": 1})",
+       "/systems/s/options/opt_in_level", "must be a string, not an integer"},
+      {"klaviyo", R"({"suppress_on_email_withdrawal": "yes"})",
+       "/systems/s/options/suppress_on_email_withdrawal", "must be true or false, not a string"},
+      {"klaviyo", R"({"poll_job_status": 0})", "/systems/s/options/poll_job_status",
+       "must be true or false, not an integer"},
+      {"klaviyo", R"({"poll_jobs": false})", "/systems/s/options/poll_jobs", "unknown field \"poll_jobs\""},
+      {"mailchimp", R"({"list_id": "L1", "resubscribe_as_pending": null})",
+       "/systems/s/options/resubscribe_as_pending", "must be true or false, not null"},
+      {"mailchimp", R"({"list_id": "L1", "resubscribe_pending": true})", "/systems/s/options/resubscribe_pending",
+       "unknown field \"resubscribe_pending\""},
+  };
+  for (const Case& c : cases) {
+    LoadResult r = testing::ParseOne(OptionsDocument(c.kind, c.options));
+    INFO(c.options << " -> " << Describe(r.errors));
+    CHECK_FALSE(r.ok());
+    CHECK(HasError(r.errors, "test.json", c.pointer, c.fragment));
+  }
+}
+
 }  // namespace
 }  // namespace consentd::policies

@@ -90,5 +90,42 @@ TEST_CASE("a missing credential file is an error naming the credential, and an i
   CHECK(c.status().message().find("shpat_0123") == std::string::npos);
 }
 
+TEST_CASE("the Shopify, Klaviyo and Mailchimp behaviour options reach the adapter settings") {
+  policies::ShopifyOptions shop;
+  shop.shop_domain = "s.myshopify.com";
+  shop.erasure_confirmation = "on_accept";
+  shop.opt_in_level = "CONFIRMED_OPT_IN";
+  adapters::AdapterSettings s = SettingsFromOptions(shop);
+  REQUIRE(std::holds_alternative<adapters::ShopifySettings>(s));
+  CHECK(std::get<adapters::ShopifySettings>(s).shop_domain == "s.myshopify.com");
+  CHECK(std::get<adapters::ShopifySettings>(s).erasure_confirmation == "on_accept");
+  CHECK(std::get<adapters::ShopifySettings>(s).opt_in_level == "CONFIRMED_OPT_IN");
+
+  // Both non-default values, then both defaults, so that a copy of either
+  // constant fails one of them.
+  for (bool flip : {true, false}) {
+    policies::KlaviyoOptions k;
+    k.list_id = "Y6nRLr";
+    k.suppress_on_email_withdrawal = flip;
+    k.poll_job_status = !flip;
+    s = SettingsFromOptions(k);
+    REQUIRE(std::holds_alternative<adapters::KlaviyoSettings>(s));
+    CHECK(std::get<adapters::KlaviyoSettings>(s).list_id == "Y6nRLr");
+    CHECK(std::get<adapters::KlaviyoSettings>(s).suppress_on_email_withdrawal == flip);
+    CHECK(std::get<adapters::KlaviyoSettings>(s).poll_job_status == !flip);
+
+    policies::MailchimpOptions m;
+    m.list_id = "L1";
+    m.resubscribe_as_pending = flip;
+    s = SettingsFromOptions(m);
+    REQUIRE(std::holds_alternative<adapters::MailchimpSettings>(s));
+    CHECK(std::get<adapters::MailchimpSettings>(s).resubscribe_as_pending == flip);
+  }
+  policies::ShopifyOptions defaults;
+  s = SettingsFromOptions(defaults);
+  CHECK(std::get<adapters::ShopifySettings>(s).erasure_confirmation == "customer_gone");
+  CHECK(std::get<adapters::ShopifySettings>(s).opt_in_level == "SINGLE_OPT_IN");
+}
+
 }  // namespace
 }  // namespace consentd::propagation
