@@ -172,7 +172,10 @@ class Parser {
   // ---- Sections ----
 
   void Document(const json& doc, ParsedDocument* out) {
-    if (!Object(doc, "", {"format", "description", "purposes", "systems", "identity", "jurisdictions"})) return;
+    if (!Object(doc, "", {"format", "description", "purposes", "systems", "identity", "jurisdictions",
+                          "tombstones"})) {
+      return;
+    }
     if (const json* f = Required(doc, "format", "")) {
       std::optional<std::string> s = AsString(*f, "/format");
       if (s && *s != kPolicyFormat) {
@@ -184,6 +187,7 @@ class Parser {
     if (const json* s = Member(doc, "systems")) Systems(*s, out);
     if (const json* i = Member(doc, "identity")) Identity(*i, out);
     if (const json* j = Member(doc, "jurisdictions")) Jurisdictions(*j, out);
+    if (const json* t = Member(doc, "tombstones")) out->tombstones = ParseTombstonePolicy(file_, *t, errors_);
   }
 
   void Purposes(const json& section, ParsedDocument* out) {

@@ -20,6 +20,7 @@
 #include "policies/policy_error.h"
 #include "policies/purpose.h"
 #include "policies/system.h"
+#include "policies/tombstone_policy.h"
 #include "src/domain/identity_rules.h"
 
 namespace consentd::policies {
@@ -32,6 +33,7 @@ struct ParsedDocument {
   std::map<std::string, System> systems;
   std::map<std::string, Jurisdiction> jurisdictions;
   std::optional<domain::IdentityRules> identity;
+  std::optional<TombstonePolicy> tombstones;
   // (system id, purpose) -> index in that system's "receives" array, so
   // that later errors point at the right element.
   std::map<std::pair<std::string, std::string>, size_t> receives_index;

@@ -89,6 +89,7 @@ LoadResult ParsePolicyDocuments(std::span<const PolicyDocument> documents) {
   PolicySet& set = result.policy;
   std::vector<std::string> bytes;
   std::string identity_file;
+  std::string tombstones_file;
   std::map<std::pair<std::string, std::string>, size_t> receives_index;
   if (documents.empty()) {
     result.errors.push_back(PolicyError{"(no files)", "", "no policy documents given", 0, 0});
@@ -116,6 +117,15 @@ LoadResult ParsePolicyDocuments(std::span<const PolicyDocument> documents) {
       } else {
         identity_file = doc.name;
         set.identity = *parsed.identity;
+      }
+    }
+    if (parsed.tombstones) {
+      if (!tombstones_file.empty()) {
+        result.errors.push_back(PolicyError{doc.name, "/tombstones",
+                                            "the tombstones section is already defined in " + tombstones_file, 0, 0});
+      } else {
+        tombstones_file = doc.name;
+        set.tombstones = *parsed.tombstones;
       }
     }
   }

@@ -1,5 +1,5 @@
 // PolicySet: everything the policy documents declare, merged and validated:
-// purposes, systems, identity rules and jurisdictions, with the version
+// purposes, systems, identity rules, jurisdictions and tombstone rules, with the version
 // (hash) of the documents it came from. Built only by policies/loader.h; once
 // built it is never modified, and every decision records `version`.
 //
@@ -17,6 +17,7 @@
 #include "policies/jurisdiction.h"
 #include "policies/purpose.h"
 #include "policies/system.h"
+#include "policies/tombstone_policy.h"
 #include "src/domain/identity_rules.h"
 
 namespace consentd::policies {
@@ -26,6 +27,7 @@ struct PolicySet {
   std::map<std::string, System> systems;              // by instance id
   std::map<std::string, Jurisdiction> jurisdictions;  // by id
   domain::IdentityRules identity;                     // defaults when no section
+  TombstonePolicy tombstones;                         // defaults when no section
   std::string version;             // "sha256:<64 hex>", see policies/policy_version.h
   std::vector<std::string> files;  // the documents, in load order
 
