@@ -124,7 +124,7 @@ void HandleLift(erasure::ErasureService& svc, const httplib::Request& req, httpl
   erasure::LiftEvidence ev;
   r.String("method", &method, true, 64);
   r.String("occurred_at", &occurred_at, true, 64);
-  r.String("evidence_ref", &ev.evidence_ref, true, 64);
+  r.String("evidence_ref", &ev.evidence_ref, false, 64);  // required unless the policy says otherwise
   r.RejectUnknown();
   if (!r.ok()) return Reply(res, *r.problem());
   Result<domain::ConsentMethod> m = domain::ParseConsentMethod(method);
@@ -156,6 +156,16 @@ nlohmann::json EncodeErasureRequest(const erasure::ErasureRequest& r, int64_t no
                        {"outcome_seq", p.outcome_seq},
                        {"time", TimeOrEmpty(p.time_ms)}});
   }
+  nlohmann::json resends = nlohmann::json::array();
+  for (const erasure::Resend& x : r.resends) {
+    resends.push_back({{"system", x.system},
+                       {"status", x.status},
+                       {"detail", x.detail},
+                       {"cause_seq", x.cause_seq},
+                       {"outcome_seq", x.outcome_seq},
+                       {"created_at", TimeOrEmpty(x.created_ms)},
+                       {"time", TimeOrEmpty(x.time_ms)}});
+  }
   nlohmann::json entries = nlohmann::json::array();
   for (const erasure::EntryRef& e : r.entries) entries.push_back({{"seq", e.seq}, {"kind", e.kind}});
   nlohmann::json j = {{"id", r.id},
@@ -176,6 +186,7 @@ nlohmann::json EncodeErasureRequest(const erasure::ErasureRequest& r, int64_t no
                       {"shredded_at", TimeOrEmpty(r.shredded_ms)},
                       {"systems", systems},
                       {"duplicates", r.duplicates},
+                      {"resends", resends},
                       {"entries", entries}};
   j["acknowledge_by"] = r.acknowledge_by ? nlohmann::json(erasure::FormatDay(*r.acknowledge_by)) : nlohmann::json();
   return j;

@@ -162,7 +162,14 @@ int Run(const std::string& config_path) {
   dopts.confirm_backoff = {config->propagation.confirm_interval_ms, 5 * 60 * 1000};
   dopts.poll_interval_ms = config->propagation.poll_interval_ms;
   propagation::Dispatcher dispatcher(
-      runtime.outbox(), [&runtime](const domain::Sid& sid) { return runtime.subjects().IdentifiersOf(sid); },
+      runtime.outbox(),
+      [&runtime](const domain::Sid& sid) {
+        Result<std::vector<domain::NormalizedIdentifier>> ids = runtime.subjects().IdentifiersOf(sid);
+        // Not a subject: an erasure re-sent to a system that tried to
+        // re-create an erased person carries the identifiers it sent.
+        if (!ids.ok() && ids.status().code() == StatusCode::kNotFound) return runtime.erasure().ResendIdentifiers(sid);
+        return ids;
+      },
       [&runtime] { return runtime.policy(); }, dopts, runtime.clock(), propagation_sleeper, nullptr, &metrics, &logger);
   for (propagation::DispatchTarget& t :
        propagation::BuildDispatchTargets(*runtime.policy(), config->key_dir, std::make_shared<adapters::HttplibTransport>(),

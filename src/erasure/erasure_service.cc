@@ -8,6 +8,7 @@
 #include "src/base/time_format.h"
 #include "src/erasure/certificate.h"
 #include "src/identity/normalizer.h"
+#include "src/vault/vault.h"
 
 namespace consentd::erasure {
 namespace {
@@ -145,6 +146,13 @@ CREATE TABLE IF NOT EXISTS erasure_entries(
   request_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, PRIMARY KEY(request_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones(
   bidx BLOB PRIMARY KEY, key_id INTEGER NOT NULL, request_id TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS erasure_resends(
+  sid BLOB PRIMARY KEY, bidx BLOB NOT NULL, request_id TEXT NOT NULL, system TEXT NOT NULL,
+  record_id INTEGER NOT NULL, cause_seq INTEGER NOT NULL, created_ms INTEGER NOT NULL, status TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '', outcome_seq INTEGER NOT NULL DEFAULT 0, time_ms INTEGER NOT NULL DEFAULT 0)
+  WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS erasure_resends_by_tombstone ON erasure_resends(bidx, system, created_ms);
+CREATE INDEX IF NOT EXISTS erasure_resends_by_request ON erasure_resends(request_id, created_ms);
 )sql");
 }
 
@@ -185,7 +193,22 @@ Result<std::unique_ptr<ErasureService>> ErasureService::Open(const std::string& 
       s->ready_.insert(st->Text(0));
     }
   }
+  // A re-send whose identifiers were deleted just before a crash may have
+  // left WAL frames: the first round checkpoints.
+  s->checkpoint_owed_ = true;
   return s;
+}
+
+std::mutex& ErasureService::RequestLock(const std::string& id) {
+  return request_locks_[std::hash<std::string>()(id) % kStripes];
+}
+
+std::mutex& ErasureService::SubjectLock(const domain::Sid& sid) {
+  return subject_locks_[std::hash<std::string>()(sid.ToHex()) % kStripes];
+}
+
+std::mutex& ErasureService::ReferenceLock(const std::string& channel, const std::string& reference) {
+  return reference_locks_[std::hash<std::string>()(channel + '\n' + reference) % kStripes];
 }
 
 std::shared_ptr<const policies::PolicySet> ErasureService::policy() const {
@@ -218,6 +241,26 @@ Result<std::vector<ledger::AppendedEntry>> WriteForRequest(
     }
     return Status::Ok();
   });
+}
+
+// The rows that start propagation of request `id` (inside the transaction of
+// its "erasure.propagating" entry `seq`): one pending progress row per
+// system, and the fan-out (one outbox row per system) when there is one.
+Status PropagationRows(sqlite3* db, service::FanOut* fan_out, const std::string& id, const domain::Sid& root,
+                       const std::vector<std::string>& systems, uint64_t seq, int64_t now) {
+  for (const std::string& system : systems) {
+    Status s = RunSql(db, "INSERT OR IGNORE INTO erasure_systems(request_id, system, status) VALUES(?, ?, 'pending')",
+                      [&](Stmt& st) { st.BindText(1, id).BindText(2, system); });
+    if (!s.ok()) return s;
+  }
+  if (fan_out == nullptr) return Status::Ok();
+  service::Change c;
+  c.kind = service::ChangeKind::kErasure;
+  c.sid = root;
+  c.seq = seq;
+  c.occurred_at_ms = now;
+  c.request_id = id;
+  return fan_out->Enqueue(db, c);
 }
 
 }  // namespace
@@ -263,7 +306,12 @@ Result<service::ErasureIntakeResult> ErasureService::File(const service::Erasure
     normalized.push_back(std::move(*n));
   }
 
-  std::lock_guard<std::mutex> lock(mu_);
+  // Two deliveries of one source reference (a webhook and its retry) file
+  // one after the other; unrelated filings run concurrently.
+  std::unique_lock<std::mutex> reference_lock;
+  if (!in.source_reference.empty()) {
+    reference_lock = std::unique_lock<std::mutex>(ReferenceLock(in.channel, in.source_reference));
+  }
   // A replay (a webhook delivered twice, a client retry) returns the first answer.
   if (!in.source_reference.empty()) {
     std::unique_lock<std::mutex> dl = db_->Lock();
@@ -346,6 +394,9 @@ Result<service::ErasureIntakeResult> ErasureService::File(const service::Erasure
                                       "queued; file again once it is decided");
   }
   const domain::Sid sid = res->sid;
+  // Filings of one subject one at a time: the second sees the first's open
+  // request and links to it.
+  std::lock_guard<std::mutex> subject_lock(SubjectLock(sid));
 
   // An open request for the subject takes this one as a duplicate.
   {
@@ -377,36 +428,59 @@ Result<service::ErasureIntakeResult> ErasureService::File(const service::Erasure
   if (d.acknowledge_by) received["acknowledge_by"] = FormatDay(*d.acknowledge_by);
   std::vector<ledger::NewEntry> entries = {{"erasure.received", received.dump()}};
   if (in.verified) entries.push_back({"erasure.verified", json{{"request", id}}.dump()});
-  uint64_t first_seq = 0;
-  Result<std::vector<ledger::AppendedEntry>> w = WriteForRequest(
-      ledger_, id, std::move(entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry> a) {
-        first_seq = a[0].seq;
-        return RunSql(db,
-                      "INSERT INTO erasure_requests(id, sid, state, jurisdiction, channel, requester, "
-                      "source_reference, received_ms, first_due, due, acknowledge_by, created_ms, updated_ms) "
-                      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      [&](Stmt& st) {
-                        st.BindText(1, id).Bind(2, sid.bytes());
-                        st.BindText(3, StateName(in.verified ? RequestState::kVerified : RequestState::kReceived));
-                        st.BindText(4, jid).BindText(5, in.channel).BindText(6, in.requester);
-                        st.BindText(7, in.source_reference).Bind(8, in.received_at_ms);
-                        st.Bind(9, static_cast<int64_t>(d.due)).Bind(10, static_cast<int64_t>(d.due));
-                        if (d.acknowledge_by) {
-                          st.Bind(11, static_cast<int64_t>(*d.acknowledge_by));
-                        } else {
-                          st.BindNull(11);
-                        }
-                        st.Bind(12, now).Bind(13, now);
-                      });
-      });
-  if (!w.ok()) return w.status();
-  if (in.verified) {
-    // A verified source propagates at once; if this fails the request stays
-    // verified (durable) and Verify() or the worker's sweep retries it.
+  // A verified source propagates at once, in the same transaction as its
+  // filing: "erasure.propagating", the progress rows and the fan-out.
+  std::vector<std::string> systems;
+  for (const auto& [system_id, system] : pol->systems) systems.push_back(system_id);
+  service::FanOut* fan_out = fan_out_;
+  auto file = [&](bool propagate) -> Result<uint64_t> {
+    std::vector<ledger::NewEntry> e = entries;
+    if (propagate) {
+      e.push_back({"erasure.propagating", json{{"request", id}, {"sid", sid.ToHex()}, {"systems", systems}}.dump()});
+    }
+    const RequestState state =
+        propagate ? RequestState::kPropagating : in.verified ? RequestState::kVerified : RequestState::kReceived;
+    uint64_t first_seq = 0;
+    Result<std::vector<ledger::AppendedEntry>> w = WriteForRequest(
+        ledger_, id, std::move(e), [&](sqlite3* db, std::span<const ledger::AppendedEntry> a) -> Status {
+          first_seq = a[0].seq;
+          Status s = RunSql(db,
+                            "INSERT INTO erasure_requests(id, sid, state, jurisdiction, channel, requester, "
+                            "source_reference, received_ms, first_due, due, acknowledge_by, created_ms, updated_ms) "
+                            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [&](Stmt& st) {
+                              st.BindText(1, id).Bind(2, sid.bytes());
+                              st.BindText(3, StateName(state));
+                              st.BindText(4, jid).BindText(5, in.channel).BindText(6, in.requester);
+                              st.BindText(7, in.source_reference).Bind(8, in.received_at_ms);
+                              st.Bind(9, static_cast<int64_t>(d.due)).Bind(10, static_cast<int64_t>(d.due));
+                              if (d.acknowledge_by) {
+                                st.Bind(11, static_cast<int64_t>(*d.acknowledge_by));
+                              } else {
+                                st.BindNull(11);
+                              }
+                              st.Bind(12, now).Bind(13, now);
+                            });
+          if (!s.ok() || !propagate) return s;
+          return PropagationRows(db, fan_out, id, sid, systems, a.back().seq, now);
+        });
+    if (!w.ok()) return w.status();
+    return first_seq;
+  };
+  Result<uint64_t> first_seq = file(in.verified);
+  if (in.verified && !first_seq.ok()) {
+    // Nothing was stored (a fan-out error rolled it all back): file it
+    // verified, and let Verify() or the worker's sweep start propagation.
+    first_seq = file(false);
+    if (!first_seq.ok()) return first_seq.status();
     Status s = StartPropagation(id);
     if (!s.ok()) return s;
+  } else if (!first_seq.ok()) {
+    return first_seq.status();
+  } else if (in.verified && systems.empty()) {
+    Wake(id);  // nothing to wait for: complete at once
   }
-  return service::ErasureIntakeResult{id, false, first_seq};
+  return service::ErasureIntakeResult{id, false, *first_seq};
 }
 
 // --- transitions -----------------------------------------------------------
@@ -438,7 +512,7 @@ Status ErasureService::Transition(const std::string& id, RequestState to, const 
 
 Status ErasureService::Verify(const std::string& id) {
   if (!IsRequestId(id)) return Status::NotFound("unknown erasure request");
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(RequestLock(id));
   Result<ErasureRequest> r = Get(id);
   if (!r.ok()) return r.status();
   if (r->state == RequestState::kReceived) {
@@ -473,19 +547,8 @@ Status ErasureService::StartPropagation(const std::string& id) {
         if (*cur != StateName(RequestState::kVerified)) return Status::Unavailable(std::string(kConcurrent));
         Status s = RunSql(db, "UPDATE erasure_requests SET state = 'propagating', updated_ms = ? WHERE id = ?",
                           [&](Stmt& st) { st.Bind(1, now).BindText(2, id); });
-        for (const std::string& system : systems) {
-          if (!s.ok()) return s;
-          s = RunSql(db, "INSERT OR IGNORE INTO erasure_systems(request_id, system, status) VALUES(?, ?, 'pending')",
-                     [&](Stmt& st) { st.BindText(1, id).BindText(2, system); });
-        }
-        if (!s.ok() || fan_out == nullptr) return s;
-        service::Change c;
-        c.kind = service::ChangeKind::kErasure;
-        c.sid = root;
-        c.seq = a[0].seq;
-        c.occurred_at_ms = now;
-        c.request_id = id;
-        return fan_out->Enqueue(db, c);
+        if (!s.ok()) return s;
+        return PropagationRows(db, fan_out, id, root, systems, a[0].seq, now);
       });
   if (!w.ok()) return w.status();
   if (systems.empty()) Wake(id);
@@ -495,21 +558,21 @@ Status ErasureService::StartPropagation(const std::string& id) {
 Status ErasureService::Reject(const std::string& id, const std::string& reason) {
   if (!IsCode(reason)) return Status::InvalidArgument("/reason: a reason code [a-z0-9][a-z0-9_.:-]{0,63} is required");
   if (!IsRequestId(id)) return Status::NotFound("unknown erasure request");
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(RequestLock(id));
   return Transition(id, RequestState::kRejected, reason);
 }
 
 Status ErasureService::Cancel(const std::string& id, const std::string& reason) {
   if (!IsCode(reason)) return Status::InvalidArgument("/reason: a reason code [a-z0-9][a-z0-9_.:-]{0,63} is required");
   if (!IsRequestId(id)) return Status::NotFound("unknown erasure request");
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(RequestLock(id));
   return Transition(id, RequestState::kCancelled, reason);
 }
 
 Status ErasureService::Extend(const std::string& id, const std::string& reason) {
   if (!IsCode(reason)) return Status::InvalidArgument("/reason: a reason code [a-z0-9][a-z0-9_.:-]{0,63} is required");
   if (!IsRequestId(id)) return Status::NotFound("unknown erasure request");
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(RequestLock(id));
   Result<ErasureRequest> r = Get(id);
   if (!r.ok()) return r.status();
   if (IsTerminal(r->state)) {
@@ -580,6 +643,20 @@ Result<ErasureRequest> ErasureService::Get(const std::string& id) const {
       if (!row.ok()) return row.status();
       if (!*row) break;
       r.duplicates.push_back(st->Text(0));
+    }
+  }
+  {
+    Result<Stmt> st = Stmt::Prepare(db,
+                                    "SELECT system, status, detail, cause_seq, outcome_seq, created_ms, time_ms FROM "
+                                    "erasure_resends WHERE request_id = ? ORDER BY created_ms, cause_seq");
+    if (!st.ok()) return st.status();
+    st->BindText(1, id);
+    for (;;) {
+      Result<bool> row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      r.resends.push_back({st->Text(0), st->Text(1), st->Text(2), static_cast<uint64_t>(st->Int(3)),
+                           static_cast<uint64_t>(st->Int(4)), st->Int(5), st->Int(6)});
     }
   }
   {
@@ -671,6 +748,43 @@ Result<ErasureStats> ErasureService::Stats() const {
 
 Status ErasureService::OnDeliveryOutcome(sqlite3* db, const service::DeliveryOutcome& o) {
   if (o.kind != service::ChangeKind::kErasure || o.request_id.empty()) return Status::Ok();
+  {
+    // A re-sent erasure (its pseudonym is the row's sid): record the
+    // outcome under the request and delete the sealed identifiers it was
+    // delivered with, whatever the outcome (a dead letter is not retried
+    // with them). The WAL is checkpointed by the worker's next round.
+    Result<Stmt> q = Stmt::Prepare(db, "SELECT request_id FROM erasure_resends WHERE sid = ?");
+    if (!q.ok()) return q.status();
+    q->Bind(1, o.sid.bytes());
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      const std::string request = q->Text(0);
+      Status s = RunSql(db,
+                        "UPDATE erasure_resends SET status = ?, detail = ?, outcome_seq = ?, time_ms = ? WHERE sid = ? "
+                        "AND status = 'pending'",
+                        [&](Stmt& st) {
+                          st.BindText(1, StatusOf(o.result, o.detail)).BindText(2, o.detail.substr(0, 128));
+                          st.Bind(3, static_cast<int64_t>(o.outcome_seq)).Bind(4, o.time_ms).Bind(5, o.sid.bytes());
+                        });
+      if (!s.ok()) return s;
+      s = RunSql(db, "INSERT OR IGNORE INTO erasure_entries(request_id, seq, kind) VALUES(?, ?, ?)", [&](Stmt& st) {
+        st.BindText(1, request).Bind(2, static_cast<int64_t>(o.outcome_seq)).BindText(3, "resend:" + o.system);
+      });
+      if (!s.ok()) return s;
+      s = vault::Exec(db, "PRAGMA secure_delete=ON;");
+      if (!s.ok()) return s;
+      s = vault::Vault::DeleteSubject(db, o.sid);
+      if (!s.ok()) return s;
+      checkpoint_owed_ = true;
+      {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        kick_ = true;
+      }
+      queue_cv_.notify_one();
+      return Status::Ok();
+    }
+  }
   Result<std::string> state = StateInTxn(db, o.request_id);
   if (!state.ok()) {
     // An outcome for a request this database does not know is not ours to
@@ -711,7 +825,7 @@ Status ErasureService::OnDeliveryOutcome(sqlite3* db, const service::DeliveryOut
 
 // --- completion and shredding -------------------------------------------------
 
-Result<bool> ErasureService::ProcessOne(const std::string& id) {
+Result<bool> ErasureService::ProcessOne(const std::string& id, std::optional<domain::Sid>* shred) {
   Result<ErasureRequest> r = Get(id);
   if (!r.ok()) return r.status();
   bool changed = false;
@@ -806,28 +920,61 @@ Result<bool> ErasureService::ProcessOne(const std::string& id) {
     r->state = to;
   }
   if ((r->state == RequestState::kCompleted || r->state == RequestState::kPartiallyCompleted) && r->shredded_ms == 0) {
-    size_t subjects = 0;
-    Result<identity::ShredReport> shred = subjects_.Shred(root);
-    if (shred.ok()) {
-      subjects = shred->shredded.size();
-    } else if (shred.status().code() == StatusCode::kUnavailable) {
-      // Shredded; the WAL checkpoint waits for readers. Retry it now, and
-      // the next shred retries it again.
-      (void)subjects_.CheckpointWal();
-    } else if (shred.status().code() != StatusCode::kFailedPrecondition &&
-               shred.status().code() != StatusCode::kNotFound) {
-      return shred.status();
-    }
-    json p = {{"request", id}, {"sid", root.ToHex()}, {"subjects", subjects}};
-    Result<std::vector<ledger::AppendedEntry>> w = WriteForRequest(
-        ledger_, id, {{"erasure.shredded", p.dump()}}, [&](sqlite3* db, std::span<const ledger::AppendedEntry>) {
-          return RunSql(db, "UPDATE erasure_requests SET shredded_ms = ?, updated_ms = ? WHERE id = ? AND shredded_ms = 0",
-                        [&](Stmt& st) { st.Bind(1, now).Bind(2, now).BindText(3, id); });
-        });
-    if (!w.ok()) return w.status();
-    changed = true;
+    *shred = root;
   }
   return changed;
+}
+
+Result<size_t> ErasureService::ShredBatch(const std::vector<std::pair<std::string, domain::Sid>>& owed) {
+  if (owed.empty()) return size_t{0};
+  std::vector<domain::Sid> roots;
+  for (const auto& [id, root] : owed) roots.push_back(root);
+  // One transaction deletes every subject's key, lookup rows and records
+  // (secure_delete on); one wal_checkpoint(TRUNCATE) then copies the zeroed
+  // pages into the database file and empties the WAL, whose older frames
+  // still held the wrapped keys and sealed values. Only then is a shred
+  // reported (invariant 5). Subjects already shredded (a crash after the
+  // shred, before its entry) are skipped, so the checkpoint is made here.
+  Result<std::vector<identity::ShredReport>> reports = subjects_.ShredMany(roots);
+  std::map<domain::Sid, size_t> shredded;
+  bool checkpointed = false;
+  if (reports.ok()) {
+    for (const identity::ShredReport& r : *reports) shredded[r.root] = r.shredded.size();
+    checkpointed = !reports->empty();
+  } else if (reports.status().code() != StatusCode::kUnavailable) {
+    return reports.status();  // nothing was shredded
+  }
+  if (!checkpointed) {
+    // Shredded earlier or just now, but the checkpoint did not happen (or
+    // waited for readers too long): make it now, or report nothing.
+    Status cp = subjects_.CheckpointWal();
+    if (!cp.ok()) return cp.WithContext("shred committed; WAL checkpoint incomplete, retried next round");
+  }
+  checkpoint_owed_ = false;  // covers the re-sends' deletions too
+  const int64_t now = clock_.NowMillis();
+  std::vector<ledger::NewEntry> entries;
+  for (const auto& [id, root] : owed) {
+    auto it = shredded.find(root);
+    json p = {{"request", id}, {"sid", root.ToHex()}, {"subjects", it == shredded.end() ? 0 : it->second}};
+    entries.push_back({"erasure.shredded", p.dump()});
+  }
+  Result<std::vector<ledger::AppendedEntry>> w =
+      ledger_.Append(std::move(entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry> a) -> Status {
+        for (size_t i = 0; i < owed.size(); ++i) {
+          const std::string& id = owed[i].first;
+          Status s = RunSql(db,
+                            "UPDATE erasure_requests SET shredded_ms = ?, updated_ms = ? WHERE id = ? AND "
+                            "shredded_ms = 0",
+                            [&](Stmt& st) { st.Bind(1, now).Bind(2, now).BindText(3, id); });
+          if (!s.ok()) return s;
+          s = RunSql(db, "INSERT INTO erasure_entries(request_id, seq, kind) VALUES(?, ?, 'erasure.shredded')",
+                     [&](Stmt& st) { st.BindText(1, id).Bind(2, static_cast<int64_t>(a[i].seq)); });
+          if (!s.ok()) return s;
+        }
+        return Status::Ok();
+      });
+  if (!w.ok()) return w.status();
+  return owed.size();
 }
 
 Result<size_t> ErasureService::ProcessReady() {
@@ -835,6 +982,7 @@ Result<size_t> ErasureService::ProcessReady() {
   {
     std::lock_guard<std::mutex> q(queue_mu_);
     ids.swap(ready_);
+    kick_ = false;
   }
   // The sweep: everything propagating (outcomes missed by a wake-up, or a
   // deadline passed), verified requests not yet started, and shreds owed.
@@ -856,14 +1004,35 @@ Result<size_t> ErasureService::ProcessReady() {
   }
   size_t changed = 0;
   Status first = Status::Ok();
-  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::string, domain::Sid>> owed;
+  auto shred_owed = [&] {
+    Result<size_t> n = ShredBatch(owed);
+    if (n.ok()) {
+      changed += *n;
+    } else if (first.ok()) {
+      first = n.status();
+    }
+    owed.clear();
+  };
   for (const std::string& id : ids) {
-    Result<bool> c = ProcessOne(id);
+    std::optional<domain::Sid> shred;
+    Result<bool> c = [&] {
+      std::lock_guard<std::mutex> lock(RequestLock(id));
+      return ProcessOne(id, &shred);
+    }();
     if (!c.ok()) {
       if (first.ok()) first = c.status().WithContext(id);
       continue;
     }
-    if (*c) ++changed;
+    // A request counts once, whether it completed, was shredded, or both.
+    if (*c && !shred) ++changed;
+    if (shred) owed.emplace_back(id, *shred);
+    if (owed.size() >= std::max<size_t>(1, options_.shred_batch)) shred_owed();
+  }
+  shred_owed();
+  if (checkpoint_owed_.exchange(false)) {
+    Status cp = subjects_.CheckpointWal();
+    if (!cp.ok()) checkpoint_owed_ = true;  // the next round retries
   }
   if (!first.ok()) return first;
   return changed;
@@ -896,7 +1065,7 @@ void ErasureService::Stop() {
 void ErasureService::RunWorker() {
   std::unique_lock<std::mutex> q(queue_mu_);
   while (!stop_) {
-    queue_cv_.wait_for(q, options_.worker_interval, [this] { return stop_ || !ready_.empty(); });
+    queue_cv_.wait_for(q, options_.worker_interval, [this] { return stop_ || kick_ || !ready_.empty(); });
     if (stop_) break;
     q.unlock();
     // Errors are retried at the next round; the request stays as it was.
@@ -907,7 +1076,7 @@ void ErasureService::RunWorker() {
 
 // --- tombstones ---------------------------------------------------------------
 
-Result<std::optional<std::pair<size_t, std::string>>> ErasureService::FindTombstone(
+Result<std::optional<ErasureService::TombstoneHit>> ErasureService::FindTombstone(
     std::span<const domain::NormalizedIdentifier> ids) {
   std::unique_lock<std::mutex> dl = db_->Lock();
   Result<Stmt> st = db_->Cached("SELECT request_id FROM tombstones WHERE bidx = ?");
@@ -918,28 +1087,108 @@ Result<std::optional<std::pair<size_t, std::string>>> ErasureService::FindTombst
       Result<bool> row = st->Step();
       if (!row.ok()) return row.status();
       if (*row) {
-        std::string request = st->Text(0);
+        TombstoneHit hit{i, st->Text(0), std::string(reinterpret_cast<const char*>(k.bidx.data()), k.bidx.size())};
         st->Reset();
-        return std::optional<std::pair<size_t, std::string>>(std::make_pair(i, request));
+        return std::optional<TombstoneHit>(std::move(hit));
       }
       st->Reset();
     }
   }
-  return std::optional<std::pair<size_t, std::string>>();
+  return std::optional<TombstoneHit>();
 }
 
-Status ErasureService::Blocked(size_t position, const std::string& request, const std::string& system,
-                               const std::string& method, bool record) {
-  if (record) {
-    json p = {{"request", request}, {"source_system", system}, {"method", method}};
-    Result<std::vector<ledger::AppendedEntry>> w =
-        WriteForRequest(ledger_, request, {{"erasure.recreation_blocked", p.dump()}}, nullptr);
-    if (!w.ok()) return w.status();
-    blocked_.fetch_add(1);
+namespace {
+
+// True when an erasure was re-sent to `system` for tombstone `bidx` at or
+// after `since_ms` (the policy's rate limit).
+Result<bool> ResentSince(sqlite3* db, const std::string& bidx, const std::string& system, int64_t since_ms) {
+  Result<Stmt> q =
+      Stmt::Prepare(db, "SELECT 1 FROM erasure_resends WHERE bidx = ? AND system = ? AND created_ms >= ? LIMIT 1");
+  if (!q.ok()) return q.status();
+  q->Bind(1, AsBytes(bidx)).BindText(2, system).Bind(3, since_ms);
+  return q->Step();
+}
+
+// The identifiers of a re-send, as sealed: [[kind, qualifier, value], ...].
+std::string IdentifiersPlaintext(std::span<const domain::NormalizedIdentifier> ids) {
+  json a = json::array();
+  for (const domain::NormalizedIdentifier& id : ids) a.push_back({id.kind.Name(), id.qualifier, id.value});
+  return a.dump();
+}
+
+}  // namespace
+
+Status ErasureService::Blocked(const TombstoneHit& hit, size_t position, const std::string& system,
+                               const std::string& method, bool record,
+                               std::span<const domain::NormalizedIdentifier> attempt) {
+  const Status refusal = Status::FailedPrecondition("/identifiers/" + std::to_string(position) +
+                                                    ": belongs to an erased subject (erasure request " + hit.request +
+                                                    "); re-creation is blocked");
+  if (!record) return refusal;
+  const std::shared_ptr<const policies::PolicySet> pol = policy();
+  const policies::TombstonePolicy& rules = pol->tombstones;
+  service::FanOut* fan_out = fan_out_;
+  // Re-send only to a system of the policy that sent identifiers (the
+  // registry's guard knows no source), only as the policy allows.
+  bool resend = rules.resend_erasure_on_recreation && fan_out != nullptr && !attempt.empty() && !system.empty() &&
+                pol->FindSystem(system) != nullptr;
+  std::unique_lock<std::mutex> resend_lock(resend_mu_, std::defer_lock);
+  const int64_t now = clock_.NowMillis();
+  const int64_t since = now - rules.resend_min_interval_ms;
+  if (resend) {
+    resend_lock.lock();
+    std::unique_lock<std::mutex> dl = db_->Lock();
+    Result<bool> recent = ResentSince(db_->handle(), hit.bidx, system, since);
+    if (!recent.ok()) return recent.status();
+    resend = !*recent;
   }
-  return Status::FailedPrecondition("/identifiers/" + std::to_string(position) +
-                                    ": belongs to an erased subject (erasure request " + request +
-                                    "); re-creation is blocked");
+  json p = {{"request", hit.request}, {"source_system", system}, {"method", method}};
+  if (resend) p["resend"] = true;
+  // The re-send's pseudonym and the attempt's identifiers, sealed under a
+  // data key of its own (deleted with its row at the delivery's outcome).
+  const domain::Sid ghost = domain::Sid::Random();
+  vault::NewSubjectKey key;
+  vault::SealedRecord sealed;
+  if (resend) {
+    key = subjects_.vault().MakeSubjectKey(ghost);
+    Result<vault::SealedRecord> rec =
+        vault::Vault::SealRecordWith(key.key, ghost, "erasure.resend", IdentifiersPlaintext(attempt));
+    if (!rec.ok()) return rec.status();
+    sealed = std::move(*rec);
+  }
+  Result<std::vector<ledger::AppendedEntry>> w = WriteForRequest(
+      ledger_, hit.request, {{"erasure.recreation_blocked", p.dump()}},
+      !resend ? std::function<Status(sqlite3*, std::span<const ledger::AppendedEntry>)>()
+              : [&](sqlite3* db, std::span<const ledger::AppendedEntry> a) -> Status {
+                  // Another process (consentctl import) may have re-sent meanwhile.
+                  Result<bool> recent = ResentSince(db, hit.bidx, system, since);
+                  if (!recent.ok()) return recent.status();
+                  if (*recent) return Status::Unavailable("erasure: re-sent concurrently; retry");
+                  Status s = vault::Vault::InsertSubjectKey(db, key);
+                  if (!s.ok()) return s;
+                  Result<int64_t> record = vault::Vault::InsertRecord(db, ghost, sealed, now);
+                  if (!record.ok()) return record.status();
+                  s = RunSql(db,
+                             "INSERT INTO erasure_resends(sid, bidx, request_id, system, record_id, cause_seq, "
+                             "created_ms, status) VALUES(?, ?, ?, ?, ?, ?, ?, 'pending')",
+                             [&](Stmt& st) {
+                               st.Bind(1, ghost.bytes()).Bind(2, AsBytes(hit.bidx)).BindText(3, hit.request);
+                               st.BindText(4, system).Bind(5, *record).Bind(6, static_cast<int64_t>(a[0].seq));
+                               st.Bind(7, now);
+                             });
+                  if (!s.ok()) return s;
+                  service::Change c;
+                  c.kind = service::ChangeKind::kErasure;
+                  c.sid = ghost;
+                  c.seq = a[0].seq;
+                  c.occurred_at_ms = now;
+                  c.request_id = hit.request;
+                  c.target_system = system;  // that system only: the others hold nothing new
+                  return fan_out->Enqueue(db, c);
+                });
+  if (!w.ok()) return w.status();
+  blocked_.fetch_add(1);
+  return refusal;
 }
 
 Status ErasureService::Check(std::span<const domain::Identifier> identifiers, const domain::ConsentSource& source) {
@@ -951,18 +1200,18 @@ Status ErasureService::Check(std::span<const domain::Identifier> identifiers, co
     ids.push_back(std::move(*n));
     position.push_back(i);
   }
-  Result<std::optional<std::pair<size_t, std::string>>> hit = FindTombstone(ids);
+  Result<std::optional<TombstoneHit>> hit = FindTombstone(ids);
   if (!hit.ok()) return hit.status();
   if (!*hit) return Status::Ok();
-  return Blocked(position[(*hit)->first], (*hit)->second, source.system,
-                 std::string(domain::ConsentMethodName(source.method)), true);
+  return Blocked(**hit, position[(*hit)->position], source.system,
+                 std::string(domain::ConsentMethodName(source.method)), true, ids);
 }
 
 Status ErasureService::CheckNormalized(std::span<const domain::NormalizedIdentifier> identifiers, bool record) {
-  Result<std::optional<std::pair<size_t, std::string>>> hit = FindTombstone(identifiers);
+  Result<std::optional<TombstoneHit>> hit = FindTombstone(identifiers);
   if (!hit.ok()) return hit.status();
   if (!*hit) return Status::Ok();
-  return Blocked((*hit)->first, (*hit)->second, "", "identity", record);
+  return Blocked(**hit, (*hit)->position, "", "identity", record, {});
 }
 
 void ErasureService::InstallRegistryGuard() {
@@ -973,19 +1222,29 @@ void ErasureService::InstallRegistryGuard() {
 
 Result<size_t> ErasureService::LiftTombstones(std::span<const domain::Identifier> identifiers,
                                               const LiftEvidence& evidence) {
-  using M = domain::ConsentMethod;
-  if (!options_.allow_lift_by_first_party_opt_in) {
-    return Status::FailedPrecondition("the policy does not allow lifting tombstones");
+  const policies::TombstoneLiftRules lift = policy()->tombstones.lift;
+  if (!lift.allowed) {
+    return Status::FailedPrecondition("the policy does not allow lifting tombstones (tombstones.lift.allowed is false)");
   }
-  if (evidence.method != M::kSignupForm && evidence.method != M::kCheckoutCheckbox &&
-      evidence.method != M::kPreferenceCentre && evidence.method != M::kDoubleOptIn) {
-    return Status::FailedPrecondition("/method: only a first-party opt-in (signup_form, checkout_checkbox, "
-                                      "preference_centre, double_opt_in) lifts a tombstone");
+  if (!lift.AllowsSource(evidence.method)) {
+    std::string names;
+    for (domain::ConsentMethod m : lift.allowed_sources) {
+      names += (names.empty() ? "" : ", ") + std::string(domain::ConsentMethodName(m));
+    }
+    return Status::FailedPrecondition("/method: " + std::string(domain::ConsentMethodName(evidence.method)) +
+                                      " may not lift a tombstone; the policy allows " + names);
   }
-  if (!IsCode(evidence.evidence_ref)) {
+  if (lift.require_evidence && evidence.evidence_ref.empty()) {
     return Status::InvalidArgument("/evidence_ref: the evidence of the opt-in is required (a record or notice id)");
   }
+  if (!evidence.evidence_ref.empty() && !IsCode(evidence.evidence_ref)) {
+    return Status::InvalidArgument("/evidence_ref: must match [a-z0-9][a-z0-9_.:-]{0,63} (a record or notice id)");
+  }
+  if (evidence.occurred_at_ms > clock_.NowMillis() + kFutureSkewMs) {
+    return Status::InvalidArgument("/occurred_at: is in the future");
+  }
   if (identifiers.empty()) return Status::InvalidArgument("/identifiers: at least one identifier is required");
+  constexpr int64_t kDayMs = 86'400'000;
   std::vector<std::pair<identity::BlindIndex, std::string>> found;  // bidx, request
   for (size_t i = 0; i < identifiers.size(); ++i) {
     Result<domain::NormalizedIdentifier> n = identity::Normalize(identifiers[i], subjects_.rules());
@@ -998,9 +1257,16 @@ Result<size_t> ErasureService::LiftTombstones(std::span<const domain::Identifier
       Result<bool> row = st->Step();
       if (!row.ok()) return row.status();
       if (*row) {
-        if (evidence.occurred_at_ms <= st->Int(1)) {
+        const int64_t erased_ms = st->Int(1);
+        if (evidence.occurred_at_ms <= erased_ms) {
           st->Reset();
           return Status::FailedPrecondition("/occurred_at: the opt-in must be dated after the erasure");
+        }
+        if (evidence.occurred_at_ms < erased_ms + lift.min_days_after_erasure * kDayMs) {
+          st->Reset();
+          return Status::FailedPrecondition("/occurred_at: the opt-in must be dated at least " +
+                                            std::to_string(lift.min_days_after_erasure) +
+                                            " days after the erasure (tombstones.lift.min_days_after_erasure)");
         }
         found.emplace_back(k.bidx, st->Text(0));
       }
@@ -1008,24 +1274,61 @@ Result<size_t> ErasureService::LiftTombstones(std::span<const domain::Identifier
     }
   }
   if (found.empty()) return size_t{0};
-  std::lock_guard<std::mutex> lock(mu_);
   const std::string request = found.front().second;
   json p = {{"request", request},
             {"tombstones", found.size()},
             {"method", std::string(domain::ConsentMethodName(evidence.method))},
             {"occurred_at", FormatTimestampMillis(evidence.occurred_at_ms)},
             {"evidence", evidence.evidence_ref}};
+  size_t removed = 0;
   Result<std::vector<ledger::AppendedEntry>> w = WriteForRequest(
       ledger_, request, {{"tombstone.lifted", p.dump()}}, [&](sqlite3* db, std::span<const ledger::AppendedEntry>) {
+        removed = 0;
         for (const auto& [bidx, req] : found) {
-          Status s = RunSql(db, "DELETE FROM tombstones WHERE bidx = ?",
-                            [&](Stmt& st) { st.Bind(1, ByteView(bidx.data(), bidx.size())); });
+          Result<Stmt> del = Stmt::Prepare(db, "DELETE FROM tombstones WHERE bidx = ?");
+          if (!del.ok()) return del.status();
+          del->Bind(1, ByteView(bidx.data(), bidx.size()));
+          Status s = del->Run();
           if (!s.ok()) return s;
+          removed += static_cast<size_t>(del->Changes());
         }
-        return Status::Ok();
+        // Lifted concurrently by another caller: nothing to record.
+        return removed == 0 ? Status::NotFound("tombstones already lifted") : Status::Ok();
       });
-  if (!w.ok()) return w.status();
+  if (!w.ok()) return w.status().code() == StatusCode::kNotFound ? Result<size_t>(size_t{0}) : Result<size_t>(w.status());
   return found.size();
+}
+
+Result<std::vector<domain::NormalizedIdentifier>> ErasureService::ResendIdentifiers(const domain::Sid& sid) const {
+  int64_t record = 0;
+  {
+    std::unique_lock<std::mutex> dl = db_->Lock();
+    Result<Stmt> st = db_->Cached("SELECT record_id FROM erasure_resends WHERE sid = ? AND status = 'pending'");
+    if (!st.ok()) return st.status();
+    st->Bind(1, sid.bytes());
+    Result<bool> row = st->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) {
+      st->Reset();
+      return Status::NotFound("not a pending re-sent erasure");
+    }
+    record = st->Int(0);
+    st->Reset();
+  }
+  Result<std::string> plain = subjects_.vault().OpenRecord(record);
+  if (!plain.ok()) return plain.status();
+  json a = json::parse(*plain, nullptr, /*allow_exceptions=*/false);
+  if (!a.is_array()) return Status::Corruption("re-sent erasure record is malformed");
+  std::vector<domain::NormalizedIdentifier> out;
+  for (const json& e : a) {
+    if (!e.is_array() || e.size() != 3 || !e[0].is_string() || !e[1].is_string() || !e[2].is_string()) {
+      return Status::Corruption("re-sent erasure record is malformed");
+    }
+    Result<domain::IdentifierKind> kind = domain::IdentifierKind::Parse(e[0].get<std::string>());
+    if (!kind.ok()) return Status::Corruption("re-sent erasure record names an unknown kind");
+    out.push_back(domain::NormalizedIdentifier{*kind, e[1].get<std::string>(), e[2].get<std::string>()});
+  }
+  return out;
 }
 
 // --- certificates -----------------------------------------------------------------

@@ -157,6 +157,7 @@ Status Outbox::Enqueue(sqlite3* db, const service::Change& change) {
     if (change.kind == service::ChangeKind::kConsent) {
       if (!system.Receives(change.purpose) || id == change.origin_system) continue;
     }
+    if (!change.target_system.empty() && id != change.target_system) continue;
     targets.push_back(&system);
   }
   if (targets.empty()) return Status::Ok();

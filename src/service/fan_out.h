@@ -43,6 +43,9 @@ struct Change {
   int64_t occurred_at_ms = 0;  // when the change happened at its source
   std::string origin_system;   // the policy system id that reported it; empty for API, import, officer
   std::string request_id;      // kErasure: the erasure request it belongs to
+  // kErasure: when set, only this policy system hears of it (an erasure
+  // re-sent to a system that tried to re-create an erased person).
+  std::string target_system;
 };
 
 class FanOut {
