@@ -217,6 +217,14 @@ Result<std::vector<EventResult>> WebhookIngest::Process(const WebhookInstance& w
       o.create_if_missing = false;
       Result<identity::Resolution> res = deps_.subjects->Resolve(ids, o);
       if (!res.ok()) {
+        // The registry's creation guard refuses a set naming an erased
+        // subject, and has recorded the attempt (erasure.recreation_blocked):
+        // answered as a consent would be, 200 "blocked", so that the sender
+        // does not retry it.
+        if (res.status().code() == StatusCode::kFailedPrecondition) {
+          result.outcome = "blocked";
+          break;
+        }
         if (res.status().code() != StatusCode::kInvalidArgument) return res.status();
         result.outcome = "rejected";
         break;
