@@ -13,17 +13,25 @@ using adapters::OutcomeClass;
 using service::DeliveryResult;
 
 struct Dispatcher::Lane {
-  DispatchTarget target;
+  DispatchTarget target;        // replaced only while the lane is stopped; guarded by mu for Lanes()
   std::mutex mu;
-  std::condition_variable cv;
+  std::condition_variable cv;         // workers
+  std::condition_variable record_cv;  // the recorder
   std::deque<OutboxRow> queue;  // claimed, not started; guarded by mu
-  std::set<int64_t> busy;       // queued or being attempted; guarded by mu
+  std::set<int64_t> busy;       // queued, being attempted or being recorded; guarded by mu
+  std::vector<Finished> finished;  // attempted, not recorded yet; guarded by mu
+  bool stop = false;            // workers: leave; guarded by mu
+  bool recorder_stop = false;   // recorder: leave once `finished` is empty; guarded by mu
+  bool running = false;         // workers started; guarded by mu
+  bool removed = false;         // not in the policy any more (SetTargets); guarded by mu
   bool scanning = false;        // a worker is in Fill or the pause check; guarded by mu
   bool dirty = true;            // something changed: scan before waiting; guarded by mu
   bool paused = false;          // guarded by mu
   int64_t next_scan_ms = 0;     // guarded by mu
   int64_t next_pause_check_ms = 0;  // guarded by mu
   std::vector<std::thread> workers;
+  std::thread recorder;
+  std::atomic<bool> available{false};  // for the metric
 
   obs::Histogram* lag = nullptr;
   obs::Counter* rate_limit_waits = nullptr;
@@ -37,6 +45,30 @@ namespace {
 // Lag buckets in seconds: commit to the system's 2xx, 5 ms to a day.
 std::vector<double> LagBuckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 86400};
+}
+
+// The identifier type of a system's own customer ids, and the qualifier
+// (shop domain, audience) of this instance; nullopt for webhooks.
+std::optional<domain::IdentifierType> OwnIdType(const policies::System& sys, std::string* qualifier) {
+  qualifier->clear();
+  switch (sys.kind) {
+    case policies::SystemKind::kShopify:
+      if (const auto* o = std::get_if<policies::ShopifyOptions>(&sys.options)) *qualifier = o->shop_domain;
+      return domain::IdentifierType::kShopifyCustomer;
+    case policies::SystemKind::kWooCommerce: return domain::IdentifierType::kWooCommerceCustomer;
+    case policies::SystemKind::kHubSpot: return domain::IdentifierType::kHubSpotContact;
+    case policies::SystemKind::kSalesforce: {
+      const auto* o = std::get_if<policies::SalesforceOptions>(&sys.options);
+      if (o && o->object == "Lead") return domain::IdentifierType::kSalesforceLead;
+      return domain::IdentifierType::kSalesforceContact;
+    }
+    case policies::SystemKind::kKlaviyo: return domain::IdentifierType::kKlaviyoProfile;
+    case policies::SystemKind::kMailchimp:
+      if (const auto* o = std::get_if<policies::MailchimpOptions>(&sys.options)) *qualifier = o->list_id;
+      return domain::IdentifierType::kMailchimpMember;
+    case policies::SystemKind::kWebhook: return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 Outcome AuthFailed(const Outcome& last) {
@@ -67,45 +99,154 @@ Dispatcher::~Dispatcher() { Stop(); }
 void Dispatcher::AddTarget(DispatchTarget target) {
   auto lane = std::make_unique<Lane>();
   lane->target = std::move(target);
+  lane->available.store(lane->target.adapter != nullptr);
   const std::string id = lane->target.system.id;
   RegisterMetrics(*lane);
+  std::lock_guard<std::mutex> lock(lanes_mu_);
   lanes_[id] = std::move(lane);
 }
 
 size_t Dispatcher::ClaimBatch(const Lane& lane) const {
   if (options_.claim_batch > 0) return options_.claim_batch;
-  return std::max<size_t>(8, 2 * static_cast<size_t>(std::max(lane.target.system.concurrency, 1)));
+  return std::max<size_t>(64, 8 * static_cast<size_t>(std::max(lane.target.system.concurrency, 1)));
+}
+
+std::vector<Dispatcher::Lane*> Dispatcher::AllLanes() const {
+  std::lock_guard<std::mutex> lock(lanes_mu_);
+  std::vector<Lane*> out;
+  for (const auto& [id, lane] : lanes_) out.push_back(lane.get());
+  return out;
 }
 
 Status Dispatcher::Start() {
+  std::lock_guard<std::mutex> control(control_mu_);
   if (started_.exchange(true)) return Status::FailedPrecondition("dispatcher already started");
   Result<int64_t> reset = outbox_.ResetInFlight();
   if (!reset.ok()) return reset.status();
   if (logger_ && *reset > 0) logger_->Info("propagation.in_flight_reset", {{"rows", *reset}});
-  for (auto& [id, lane] : lanes_) {
-    if (!lane->target.adapter) {
-      if (logger_) {
-        logger_->Warn("propagation.system_unavailable", {{"system", id}, {"reason", lane->target.unavailable_reason}});
-      }
-      continue;
-    }
-    const int n = std::max(lane->target.system.concurrency, 1);
-    for (int i = 0; i < n; ++i) lane->workers.emplace_back([this, l = lane.get()] { Work(*l); });
-  }
+  for (Lane* lane : AllLanes()) StartLane(*lane);
   return Status::Ok();
+}
+
+void Dispatcher::StartLane(Lane& lane) {
+  const std::string& id = lane.target.system.id;
+  if (!lane.target.adapter) {
+    if (logger_) {
+      logger_->Warn("propagation.system_unavailable", {{"system", id}, {"reason", lane.target.unavailable_reason}});
+    }
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(lane.mu);
+    lane.stop = false;
+    lane.recorder_stop = false;
+    lane.running = true;
+    lane.dirty = true;
+  }
+  const int n = std::max(lane.target.system.concurrency, 1);
+  for (int i = 0; i < n; ++i) lane.workers.emplace_back([this, l = &lane] { Work(*l); });
+  lane.recorder = std::thread([this, l = &lane] { RecordLoop(*l); });
+}
+
+void Dispatcher::StopLane(Lane& lane) {
+  {
+    std::lock_guard<std::mutex> lock(lane.mu);
+    if (!lane.running) return;
+    lane.stop = true;
+    lane.cv.notify_all();
+  }
+  for (std::thread& t : lane.workers) t.join();
+  lane.workers.clear();
+  {
+    // Every attempt has finished: the recorder writes what is left, then leaves.
+    std::lock_guard<std::mutex> lock(lane.mu);
+    lane.recorder_stop = true;
+    lane.record_cv.notify_all();
+  }
+  if (lane.recorder.joinable()) lane.recorder.join();
+  std::lock_guard<std::mutex> lock(lane.mu);
+  lane.running = false;
 }
 
 void Dispatcher::Stop() {
   if (!started_.load() || stopping_.exchange(true)) return;
   sleeper_.Cancel();
-  for (auto& [id, lane] : lanes_) {
+  std::lock_guard<std::mutex> control(control_mu_);
+  for (Lane* lane : AllLanes()) StopLane(*lane);
+}
+
+Dispatcher::TargetChanges Dispatcher::SetTargets(std::vector<DispatchTarget> targets) {
+  TargetChanges changes;
+  std::lock_guard<std::mutex> control(control_mu_);
+  const bool run = started_.load() && !stopping_.load();
+  std::map<std::string, DispatchTarget> given;
+  for (DispatchTarget& t : targets) {
+    std::string id = t.system.id;
+    given.emplace(std::move(id), std::move(t));
+  }
+  // Removed systems: stop their lanes; their rows stay where they are.
+  for (Lane* lane : AllLanes()) {
+    const std::string id = lane->target.system.id;
+    if (given.count(id)) continue;
+    bool was_removed;
     {
       std::lock_guard<std::mutex> lock(lane->mu);
-      lane->cv.notify_all();
+      was_removed = lane->removed;
     }
-    for (std::thread& t : lane->workers) t.join();
-    lane->workers.clear();
+    if (was_removed) continue;
+    StopLane(*lane);
+    ReleaseQueued(*lane);
+    {
+      std::lock_guard<std::mutex> lock(lane->mu);
+      lane->removed = true;
+      lane->target.adapter = nullptr;
+      lane->target.unavailable_reason = "not in the policy";
+    }
+    lane->available.store(false);
+    changes.stopped.push_back(id);
+    if (logger_) logger_->Info("propagation.lane_stopped", {{"system", id}, {"reason", "not in the policy"}});
   }
+  for (auto& [id, target] : given) {
+    Lane* existing = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(lanes_mu_);
+      auto it = lanes_.find(id);
+      if (it != lanes_.end()) existing = it->second.get();
+    }
+    if (existing != nullptr) {
+      Lane& lane = *existing;
+      bool replace;
+      {
+        std::lock_guard<std::mutex> lock(lane.mu);
+        replace = lane.removed || !lane.target.adapter;
+      }
+      if (!replace) continue;  // a running lane keeps its adapter and bucket
+      StopLane(lane);          // not running (no adapter), but be sure
+      {
+        std::lock_guard<std::mutex> lock(lane.mu);
+        lane.removed = false;
+        lane.target = std::move(target);
+      }
+      lane.available.store(lane.target.adapter != nullptr);
+      if (lane.target.bucket && lane.rate_limit_waits) lane.target.bucket->SetWaitCounter(lane.rate_limit_waits);
+      if (run) StartLane(lane);
+      if (lane.target.adapter) changes.started.push_back(id);
+      continue;
+    }
+    auto lane = std::make_unique<Lane>();
+    lane->target = std::move(target);
+    lane->available.store(lane->target.adapter != nullptr);
+    RegisterMetrics(*lane);
+    Lane& ref = *lane;
+    {
+      std::lock_guard<std::mutex> lock(lanes_mu_);
+      lanes_[id] = std::move(lane);
+    }
+    if (run) StartLane(ref);
+    if (ref.target.adapter) changes.started.push_back(id);
+    if (logger_) logger_->Info("propagation.lane_added", {{"system", id}, {"available", ref.target.adapter != nullptr}});
+  }
+  return changes;
 }
 
 void Dispatcher::Notify() {
@@ -113,7 +254,7 @@ void Dispatcher::Notify() {
   // Already scanning often (bulk imports call this per event): nothing to add.
   if (now + options_.hot_window_ms / 2 < hot_until_ms_.load()) return;
   hot_until_ms_.store(now + options_.hot_window_ms);
-  for (auto& [id, lane] : lanes_) {
+  for (Lane* lane : AllLanes()) {
     std::lock_guard<std::mutex> lock(lane->mu);
     lane->dirty = true;
     lane->cv.notify_one();
@@ -122,13 +263,14 @@ void Dispatcher::Notify() {
 
 std::vector<LaneInfo> Dispatcher::Lanes() const {
   std::vector<LaneInfo> out;
+  std::lock_guard<std::mutex> lanes_lock(lanes_mu_);
   for (const auto& [id, lane] : lanes_) {
     LaneInfo info;
     info.system = id;
-    info.available = lane->target.adapter != nullptr;
-    info.unavailable_reason = lane->target.unavailable_reason;
     {
       std::lock_guard<std::mutex> lock(lane->mu);
+      info.available = lane->target.adapter != nullptr;
+      info.unavailable_reason = lane->target.unavailable_reason;
       info.in_memory = lane->busy.size();
     }
     out.push_back(std::move(info));
@@ -139,7 +281,7 @@ std::vector<LaneInfo> Dispatcher::Lanes() const {
 void Dispatcher::Work(Lane& lane) {
   const std::string& system = lane.target.system.id;
   std::unique_lock<std::mutex> lock(lane.mu);
-  while (!stopping_.load()) {
+  while (!lane.stop) {
     const int64_t now = clock_.NowMillis();
     if (!lane.scanning && now >= lane.next_pause_check_ms) {
       // Pauses written by another process (consentctl) take effect within
@@ -162,19 +304,12 @@ void Dispatcher::Work(Lane& lane) {
       lane.cv.notify_all();
       continue;
     }
-    if (!lane.paused && !lane.queue.empty()) {
-      OutboxRow row = std::move(lane.queue.front());
-      lane.queue.pop_front();
-      const int64_t id = row.id;
-      lock.unlock();
-      Attempt(lane, std::move(row));
-      lock.lock();
-      lane.busy.erase(id);
-      lane.dirty = true;  // the subject's next row may be eligible now
-      continue;
-    }
     const bool hot = now < hot_until_ms_.load();
-    if (!lane.paused && !lane.scanning && (lane.dirty || now >= lane.next_scan_ms || hot)) {
+    // Claim when the queue runs dry, or early when at least half a batch
+    // can be claimed (one transaction for many rows, workers never idle).
+    const bool room = lane.queue.empty() || lane.busy.size() + ClaimBatch(lane) / 2 <= ClaimBatch(lane);
+    if (!lane.paused && !lane.scanning && room &&
+        (lane.dirty || now >= lane.next_scan_ms || (hot && lane.queue.empty()))) {
       lane.scanning = true;
       lane.dirty = false;
       lock.unlock();
@@ -186,6 +321,18 @@ void Dispatcher::Work(Lane& lane) {
         // Rows announced by Notify() may not have committed yet.
         lane.cv.wait_for(lock, std::chrono::milliseconds(options_.hot_poll_interval_ms));
       }
+      continue;
+    }
+    if (!lane.paused && !lane.queue.empty()) {
+      OutboxRow row = std::move(lane.queue.front());
+      lane.queue.pop_front();
+      lock.unlock();
+      Finished f = Attempt(lane, std::move(row));
+      lock.lock();
+      // Busy until recorded: the recorder frees the row (and so the
+      // subject's next row) once its step is durable.
+      lane.finished.push_back(std::move(f));
+      lane.record_cv.notify_one();
       continue;
     }
     int64_t until = lane.paused ? lane.next_pause_check_ms : std::min(lane.next_scan_ms, lane.next_pause_check_ms);
@@ -260,11 +407,17 @@ void Dispatcher::ReleaseQueued(Lane& lane) {
 
 Result<size_t> Dispatcher::RunOnce(const std::string& system) {
   if (started_.load()) return Status::FailedPrecondition("RunOnce while the dispatcher runs");
-  auto it = lanes_.find(system);
-  if (it == lanes_.end()) return Status::NotFound("no dispatch target " + system);
-  Lane& lane = *it->second;
+  Lane* found = nullptr;
+  {
+    std::lock_guard<std::mutex> lanes_lock(lanes_mu_);
+    auto it = lanes_.find(system);
+    if (it != lanes_.end()) found = it->second.get();
+  }
+  if (found == nullptr) return Status::NotFound("no dispatch target " + system);
+  Lane& lane = *found;
   if (!lane.target.adapter) return size_t{0};
   size_t attempts = 0;
+  std::vector<Finished> done;
   for (int round = 0; round < 100000; ++round) {
     Result<std::vector<OutboxRow>> rows = outbox_.Eligible(system, clock_.NowMillis(), ClaimBatch(lane), {});
     if (!rows.ok()) return rows.status();
@@ -281,9 +434,11 @@ Result<size_t> Dispatcher::RunOnce(const std::string& system) {
         if (!got.count(r.id)) continue;
         r.state = RowState::kInFlight;
       }
-      Attempt(lane, std::move(r));
+      done.push_back(Attempt(lane, std::move(r)));
       ++attempts;
     }
+    Record(lane, done);
+    done.clear();
   }
   return attempts;
 }
@@ -303,29 +458,8 @@ adapters::Request Dispatcher::BuildRequest(const Lane& lane, const OutboxRow& ro
   }
   // The system's own id for the customer: the identifier of its kind (and
   // of this instance, for kinds qualified by shop or audience).
-  const policies::System& sys = lane.target.system;
-  std::optional<domain::IdentifierType> own;
   std::string qualifier;
-  switch (sys.kind) {
-    case policies::SystemKind::kShopify:
-      own = domain::IdentifierType::kShopifyCustomer;
-      if (const auto* o = std::get_if<policies::ShopifyOptions>(&sys.options)) qualifier = o->shop_domain;
-      break;
-    case policies::SystemKind::kWooCommerce: own = domain::IdentifierType::kWooCommerceCustomer; break;
-    case policies::SystemKind::kHubSpot: own = domain::IdentifierType::kHubSpotContact; break;
-    case policies::SystemKind::kSalesforce: {
-      own = domain::IdentifierType::kSalesforceContact;
-      const auto* o = std::get_if<policies::SalesforceOptions>(&sys.options);
-      if (o && o->object == "Lead") own = domain::IdentifierType::kSalesforceLead;
-      break;
-    }
-    case policies::SystemKind::kKlaviyo: own = domain::IdentifierType::kKlaviyoProfile; break;
-    case policies::SystemKind::kMailchimp:
-      own = domain::IdentifierType::kMailchimpMember;
-      if (const auto* o = std::get_if<policies::MailchimpOptions>(&sys.options)) qualifier = o->list_id;
-      break;
-    case policies::SystemKind::kWebhook: break;
-  }
+  const std::optional<domain::IdentifierType> own = OwnIdType(lane.target.system, &qualifier);
   for (const domain::NormalizedIdentifier& id : ids) {
     const domain::IdentifierType t = id.kind.type();
     if (t == domain::IdentifierType::kEmail && req.customer.email.empty()) {
@@ -340,27 +474,44 @@ adapters::Request Dispatcher::BuildRequest(const Lane& lane, const OutboxRow& ro
   return req;
 }
 
-void Dispatcher::Attempt(Lane& lane, OutboxRow row) {
+Dispatcher::Finished Dispatcher::Attempt(Lane& lane, OutboxRow row) {
   adapters::Adapter& adapter = *lane.target.adapter;
   const RowState from = row.state;  // in_flight (claimed) or accepted (a confirm poll)
   const bool confirming = from == RowState::kAccepted;
   const RowState back = confirming ? RowState::kAccepted : RowState::kPending;
   int64_t now = clock_.NowMillis();
 
+  Finished f;
+  auto finish = [&](DeliveryResult result, const AttemptNote& note) {
+    f.step.row = row;
+    f.step.from = from;
+    f.step.to = result == DeliveryResult::kFailed ? RowState::kDead : RowState::kDone;
+    f.step.result = result;
+    f.step.note = note;
+    return std::move(f);
+  };
+  auto reschedule = [&](RowState to, int64_t next_ms, const AttemptNote& note) {
+    f.step.row = row;
+    f.step.from = from;
+    f.step.to = to;
+    f.step.next_attempt_ms = next_ms;
+    f.step.note = note;
+    return std::move(f);
+  };
+
   if (now - row.created_ms > options_.max_age_ms) {
     AttemptNote note{row.last_status, row.last_code.empty() ? "max_age" : row.last_code, row.reference};
-    return FinishRow(lane, row, from, DeliveryResult::kFailed, note);
+    return finish(DeliveryResult::kFailed, note);
   }
   Result<std::vector<domain::NormalizedIdentifier>> ids = customers_(row.sid);
   if (!ids.ok()) {
     if (ids.status().code() == StatusCode::kNotFound) {
       // Shredded: nothing personal is left to deliver with, by design.
-      return FinishRow(lane, row, from, DeliveryResult::kFailed, AttemptNote{0, "subject_shredded", row.reference});
+      return finish(DeliveryResult::kFailed, AttemptNote{0, "subject_shredded", row.reference});
     }
     ++row.attempts;
     AttemptNote note{0, "vault_error", row.reference};
-    return RescheduleRow(lane, row, from, back,
-                         now + BackoffDelay(options_.backoff, row.attempts, uniform_(), std::nullopt), note);
+    return reschedule(back, now + BackoffDelay(options_.backoff, row.attempts, uniform_(), std::nullopt), note);
   }
   const adapters::Request req = BuildRequest(lane, row, *ids);
 
@@ -386,6 +537,13 @@ void Dispatcher::Attempt(Lane& lane, OutboxRow row) {
                      {{"system", row.system}, {"class", std::string(adapters::OutcomeClassName(out.cls))}})
         .Add();
   }
+  // A system id the vault did not have: linked with this row's step.
+  if (!out.system_id.empty() && req.customer.system_id.empty() && out.cls != OutcomeClass::kRetry &&
+      out.cls != OutcomeClass::kPermanent) {
+    std::string qualifier;
+    std::optional<domain::IdentifierType> own = OwnIdType(lane.target.system, &qualifier);
+    if (own) f.learned = domain::Identifier{domain::IdentifierKind(*own), out.system_id, qualifier};
+  }
   if (out.cls != OutcomeClass::kRetry) lane.consecutive_failures.store(0);
   AttemptNote note{out.http_status, out.code.empty() ? std::string(adapters::OutcomeClassName(out.cls)) : out.code,
                    out.reference.empty() ? row.reference : out.reference};
@@ -398,16 +556,16 @@ void Dispatcher::Attempt(Lane& lane, OutboxRow row) {
   switch (out.cls) {
     case OutcomeClass::kDone:
       observe_ack();
-      return FinishRow(lane, row, from, DeliveryResult::kConfirmed, note);
+      return finish(DeliveryResult::kConfirmed, note);
     case OutcomeClass::kAlreadyDone:
       observe_ack();
-      return FinishRow(lane, row, from, DeliveryResult::kAlreadyDone, note);
+      return finish(DeliveryResult::kAlreadyDone, note);
     case OutcomeClass::kAccepted: {
       observe_ack();
-      if (now - row.created_ms > options_.max_age_ms) return FinishRow(lane, row, from, DeliveryResult::kFailed, note);
+      if (now - row.created_ms > options_.max_age_ms) return finish(DeliveryResult::kFailed, note);
       row.reference = SanitizeReference(note.reference);
       const int64_t delay = BackoffDelay(options_.confirm_backoff, std::max(row.polls, 1), 0.5 + uniform_() / 2, out.retry_after_ms);
-      return RescheduleRow(lane, row, from, RowState::kAccepted, now + delay, note);
+      return reschedule(RowState::kAccepted, now + delay, note);
     }
     case OutcomeClass::kRetry: {
       if (out.retry_after_ms && lane.target.bucket) lane.target.bucket->PauseUntil(now + *out.retry_after_ms);
@@ -421,58 +579,115 @@ void Dispatcher::Attempt(Lane& lane, OutboxRow row) {
                                          confirming ? std::max(row.polls, 1) : row.attempts, uniform_(),
                                          out.retry_after_ms);
       if (out_of_attempts || now + delay - row.created_ms > options_.max_age_ms) {
-        return FinishRow(lane, row, from, DeliveryResult::kFailed, note);
+        return finish(DeliveryResult::kFailed, note);
       }
-      return RescheduleRow(lane, row, from, back, now + delay, note);
+      return reschedule(back, now + delay, note);
     }
     case OutcomeClass::kReauthenticate:  // handled above; never reaches here
     case OutcomeClass::kPermanent:
-      return FinishRow(lane, row, from, DeliveryResult::kFailed, note);
+      break;
+  }
+  return finish(DeliveryResult::kFailed, note);
+}
+
+void Dispatcher::RecordLoop(Lane& lane) {
+  std::unique_lock<std::mutex> lock(lane.mu);
+  for (;;) {
+    lane.record_cv.wait(lock, [&] { return !lane.finished.empty() || lane.recorder_stop; });
+    if (lane.finished.empty()) return;  // stopping, and everything is recorded
+    std::vector<Finished> done;
+    done.swap(lane.finished);
+    lock.unlock();
+    // Everything finished while the previous transaction committed goes
+    // into the next one: the batch grows with the load.
+    Record(lane, done);
+    lock.lock();
+    for (const Finished& f : done) lane.busy.erase(f.step.row.id);
+    lane.dirty = true;  // the subjects' next rows may be eligible now
+    lane.cv.notify_all();
   }
 }
 
-void Dispatcher::FinishRow(Lane& lane, const OutboxRow& row, RowState from, DeliveryResult result,
-                           const AttemptNote& note) {
-  Result<service::DeliveryOutcome> out = outbox_.Finish(row, from, result, note);
-  if (!out.ok()) {
-    if (logger_) {
-      logger_->Error("propagation.finish_failed",
-                     {{"system", row.system}, {"outbox_id", row.id}, {"error", out.status().ToString()}});
+void Dispatcher::Record(Lane& lane, std::vector<Finished>& done) {
+  std::vector<RowStep> batch;
+  std::vector<Finished*> alone;  // steps that link a learned id: through the learner, one by one
+  for (Finished& f : done) {
+    if (f.learned && learner_) {
+      alone.push_back(&f);
+    } else {
+      batch.push_back(f.step);
     }
-    // The row stays open (in_flight rows go back to pending at the next
-    // start; an accepted row is polled again): at least once.
-    if (from == RowState::kInFlight && out.status().code() != StatusCode::kFailedPrecondition) {
-      Status s = outbox_.Reschedule(row, RowState::kInFlight, RowState::kPending,
-                                    clock_.NowMillis() + options_.backoff.base_ms, note);
-      (void)s;  // logged above; the next start resets it otherwise
-    }
-    return;
   }
+  if (!batch.empty()) {
+    Status s = outbox_.Record(batch);
+    if (s.ok()) {
+      for (const RowStep& st : batch) Recorded(st);
+    } else if (batch.size() == 1) {
+      NotRecorded(batch[0], s);
+    } else {
+      // One row changed by someone else (or a listener error) fails the
+      // whole transaction: record them one by one, so only that one fails.
+      if (logger_ && s.code() != StatusCode::kFailedPrecondition) {
+        logger_->Error("propagation.record_failed",
+                       {{"system", lane.target.system.id}, {"rows", batch.size()}, {"error", s.ToString()}});
+      }
+      for (Finished& f : done) {
+        if (!(f.learned && learner_)) {
+          Finished one{f.step, std::nullopt};
+          RecordOne(lane, one);
+        }
+      }
+    }
+  }
+  for (Finished* f : alone) RecordOne(lane, *f);
+}
+
+void Dispatcher::RecordOne(Lane& lane, Finished& f) {
+  std::vector<RowStep> one{f.step};
+  WriteFn write;
+  if (f.learned && learner_) {
+    write = [this, &f](std::vector<ledger::NewEntry> entries, ledger::WriteHook hook) {
+      return learner_(f.step.row.sid, *f.learned, std::move(entries), std::move(hook));
+    };
+  }
+  Status s = outbox_.Record(one, write);
+  if (s.ok()) return Recorded(one[0]);
+  NotRecorded(f.step, s);
+  (void)lane;
+}
+
+void Dispatcher::NotRecorded(const RowStep& st, const Status& s) {
+  const bool final_step = IsFinal(st.to);
+  if (logger_) {
+    logger_->Error(final_step ? "propagation.finish_failed" : "propagation.reschedule_failed",
+                   {{"system", st.row.system}, {"outbox_id", st.row.id}, {"error", s.ToString()}});
+  }
+  // A final step that failed leaves the row open (in_flight rows go back
+  // to pending at the next start; an accepted row is polled again): at
+  // least once.
+  if (final_step && st.from == RowState::kInFlight && s.code() != StatusCode::kFailedPrecondition) {
+    Status rs = outbox_.Reschedule(st.row, RowState::kInFlight, RowState::kPending,
+                                   clock_.NowMillis() + options_.backoff.base_ms, st.note);
+    (void)rs;  // logged above; the next start resets it otherwise
+  }
+}
+
+void Dispatcher::Recorded(const RowStep& st) {
+  if (!IsFinal(st.to)) return;
   if (metrics_) {
     metrics_
         ->GetCounter("consentd_propagation_outcomes_total", "Final delivery outcomes (ledger entries) by result",
-                     {{"system", row.system}, {"result", std::string(DeliveryResultName(result))}})
+                     {{"system", st.row.system}, {"result", std::string(DeliveryResultName(st.result))}})
         .Add();
   }
-  if (result == DeliveryResult::kFailed && logger_) {
-    logger_->Warn("propagation.dead_letter", {{"system", row.system},
-                                              {"outbox_id", row.id},
-                                              {"code", out->detail},
-                                              {"http_status", note.http_status},
-                                              {"attempts", row.attempts},
-                                              {"outcome_seq", out->outcome_seq}});
+  if (st.result == DeliveryResult::kFailed && logger_) {
+    logger_->Warn("propagation.dead_letter", {{"system", st.row.system},
+                                              {"outbox_id", st.row.id},
+                                              {"code", st.outcome.detail},
+                                              {"http_status", st.note.http_status},
+                                              {"attempts", st.row.attempts},
+                                              {"outcome_seq", st.outcome.outcome_seq}});
   }
-  (void)lane;
-}
-
-void Dispatcher::RescheduleRow(Lane& lane, const OutboxRow& row, RowState from, RowState to, int64_t next_ms,
-                               const AttemptNote& note) {
-  Status s = outbox_.Reschedule(row, from, to, next_ms, note);
-  if (!s.ok() && logger_) {
-    logger_->Error("propagation.reschedule_failed",
-                   {{"system", row.system}, {"outbox_id", row.id}, {"error", s.ToString()}});
-  }
-  (void)lane;
 }
 
 std::vector<SystemStatus> Dispatcher::CachedSystems() {
@@ -517,8 +732,9 @@ void Dispatcher::RegisterMetrics(Lane& lane) {
                              field([](const SystemStatus& s) { return static_cast<double>(s.dead); }), labels);
   metrics_->AddGaugeFunction("consentd_propagation_paused", "1 while deliveries to the system are paused",
                              field([](const SystemStatus& s) { return s.paused ? 1.0 : 0.0; }), labels);
-  metrics_->AddGaugeFunction("consentd_propagation_available", "1 when the system's adapter could be built",
-                             [available = lane.target.adapter != nullptr] { return available ? 1.0 : 0.0; }, labels);
+  metrics_->AddGaugeFunction("consentd_propagation_available",
+                             "1 when the system's adapter could be built and the system is in the policy",
+                             [l = &lane] { return l->available.load() ? 1.0 : 0.0; }, labels);
 }
 
 }  // namespace consentd::propagation

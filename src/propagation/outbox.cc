@@ -1,5 +1,6 @@
 #include "src/propagation/outbox.h"
 
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -395,85 +396,121 @@ Result<int64_t> Outbox::ResetInFlight() {
 Status Outbox::Reschedule(const OutboxRow& row, RowState from, RowState to, int64_t next_attempt_ms,
                           const AttemptNote& note) {
   if (IsFinal(to) || to == RowState::kInFlight) return Status::Internal("Reschedule to a final or in_flight state");
-  const int64_t now = clock_.NowMillis();
-  return writer_.Write({}, [&](sqlite3* db, auto) -> Status {
-    Result<Stmt> u = Stmt::Prepare(db,
-                                   "UPDATE outbox SET state = ?, attempts = ?, polls = ?, next_attempt_ms = ?,"
-                                   " updated_ms = ?, acked_ms = ?, last_status = ?, last_code = ?, reference = ?"
-                                   " WHERE id = ? AND state = ?");
-    if (!u.ok()) return u.status();
-    u->BindText(1, RowStateName(to))
-        .Bind(2, row.attempts)
-        .Bind(3, row.polls)
-        .Bind(4, next_attempt_ms)
-        .Bind(5, now)
-        .Bind(6, row.acked_ms)
-        .Bind(7, note.http_status)
-        .BindText(8, SanitizeCode(note.code))
-        .BindText(9, SanitizeReference(note.reference.empty() ? row.reference : note.reference))
-        .Bind(10, row.id)
-        .BindText(11, RowStateName(from));
-    Status s = u->Run();
-    if (!s.ok()) return s;
-    if (u->Changes() != 1) {
-      return Status::FailedPrecondition("outbox row " + std::to_string(row.id) + " is no longer " +
-                                        std::string(RowStateName(from)));
-    }
-    return Status::Ok();
-  });
+  std::vector<RowStep> steps(1);
+  steps[0].row = row;
+  steps[0].from = from;
+  steps[0].to = to;
+  steps[0].next_attempt_ms = next_attempt_ms;
+  steps[0].note = note;
+  return Record(steps);
 }
 
 Result<service::DeliveryOutcome> Outbox::Finish(const OutboxRow& row, RowState from, service::DeliveryResult result,
                                                 const AttemptNote& note) {
-  const int64_t now = clock_.NowMillis();
-  const RowState to = result == service::DeliveryResult::kFailed      ? RowState::kDead
-                      : result == service::DeliveryResult::kDiscarded ? RowState::kDiscarded
-                                                                      : RowState::kDone;
-  const bool acked = result == service::DeliveryResult::kConfirmed || result == service::DeliveryResult::kAlreadyDone;
-  service::DeliveryOutcome outcome;
-  outcome.outbox_id = static_cast<uint64_t>(row.id);
-  outcome.system = row.system;
-  outcome.kind = row.kind;
-  outcome.sid = row.sid;
-  outcome.cause_seq = row.cause_seq;
-  outcome.request_id = row.request_id;
-  outcome.result = result;
-  outcome.reference = SanitizeReference(note.reference.empty() ? row.reference : note.reference);
-  outcome.detail = SanitizeCode(note.code);
-  outcome.time_ms = now;
-  service::DeliveryListener* listener = listener_.load();
-  std::vector<ledger::NewEntry> entries = {{"delivery.outcome", OutcomePayload(row, result, note)}};
-  Status s = writer_.Write(std::move(entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) -> Status {
-    if (appended.size() != 1) return Status::Internal("delivery.outcome: expected one appended entry");
-    outcome.outcome_seq = appended[0].seq;
-    Result<Stmt> u = Stmt::Prepare(db,
-                                   "UPDATE outbox SET state = ?, attempts = ?, polls = ?, updated_ms = ?, acked_ms = ?,"
-                                   " last_status = ?, last_code = ?, reference = ?, result = ?, outcome_seq = ?"
-                                   " WHERE id = ? AND state = ?");
-    if (!u.ok()) return u.status();
-    u->BindText(1, RowStateName(to))
-        .Bind(2, row.attempts)
-        .Bind(3, row.polls)
-        .Bind(4, now)
-        .Bind(5, acked && row.acked_ms == 0 ? now : row.acked_ms)
-        .Bind(6, note.http_status)
-        .BindText(7, outcome.detail)
-        .BindText(8, outcome.reference)
-        .BindText(9, DeliveryResultName(result))
-        .Bind(10, static_cast<int64_t>(outcome.outcome_seq))
-        .Bind(11, row.id)
-        .BindText(12, RowStateName(from));
-    Status us = u->Run();
-    if (!us.ok()) return us;
-    if (u->Changes() != 1) {
-      return Status::FailedPrecondition("outbox row " + std::to_string(row.id) + " is no longer " +
-                                        std::string(RowStateName(from)));
-    }
-    if (listener != nullptr) return listener->OnDeliveryOutcome(db, outcome);
-    return Status::Ok();
-  });
+  std::vector<RowStep> steps(1);
+  steps[0].row = row;
+  steps[0].from = from;
+  steps[0].to = result == service::DeliveryResult::kFailed      ? RowState::kDead
+                : result == service::DeliveryResult::kDiscarded ? RowState::kDiscarded
+                                                                : RowState::kDone;
+  steps[0].result = result;
+  steps[0].note = note;
+  Status s = Record(steps);
   if (!s.ok()) return s;
-  return outcome;
+  return std::move(steps[0].outcome);
+}
+
+Status Outbox::Record(std::vector<RowStep>& steps, const WriteFn& write) {
+  if (steps.empty()) return Status::Ok();
+  const int64_t now = clock_.NowMillis();
+  std::vector<ledger::NewEntry> entries;
+  std::vector<size_t> entry_of(steps.size(), SIZE_MAX);  // step -> index of its entry
+  for (size_t i = 0; i < steps.size(); ++i) {
+    RowStep& st = steps[i];
+    if (st.to == RowState::kInFlight) return Status::Internal("Record: a step to in_flight");
+    if (!IsFinal(st.to)) continue;
+    const OutboxRow& row = st.row;
+    service::DeliveryOutcome& outcome = st.outcome;
+    outcome = service::DeliveryOutcome();
+    outcome.outbox_id = static_cast<uint64_t>(row.id);
+    outcome.system = row.system;
+    outcome.kind = row.kind;
+    outcome.sid = row.sid;
+    outcome.cause_seq = row.cause_seq;
+    outcome.request_id = row.request_id;
+    outcome.result = st.result;
+    outcome.reference = SanitizeReference(st.note.reference.empty() ? row.reference : st.note.reference);
+    outcome.detail = SanitizeCode(st.note.code);
+    outcome.time_ms = now;
+    entry_of[i] = entries.size();
+    entries.push_back({"delivery.outcome", OutcomePayload(row, st.result, st.note)});
+  }
+  const size_t n_entries = entries.size();
+  service::DeliveryListener* listener = listener_.load();
+  ledger::WriteHook hook = [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) -> Status {
+    if (appended.size() != n_entries) return Status::Internal("delivery.outcome: unexpected number of appended entries");
+    Result<Stmt> fin = Stmt::Prepare(db,
+                                     "UPDATE outbox SET state = ?, attempts = ?, polls = ?, updated_ms = ?, acked_ms = ?,"
+                                     " last_status = ?, last_code = ?, reference = ?, result = ?, outcome_seq = ?"
+                                     " WHERE id = ? AND state = ?");
+    if (!fin.ok()) return fin.status();
+    Result<Stmt> re = Stmt::Prepare(db,
+                                    "UPDATE outbox SET state = ?, attempts = ?, polls = ?, next_attempt_ms = ?,"
+                                    " updated_ms = ?, acked_ms = ?, last_status = ?, last_code = ?, reference = ?"
+                                    " WHERE id = ? AND state = ?");
+    if (!re.ok()) return re.status();
+    for (size_t i = 0; i < steps.size(); ++i) {
+      RowStep& st = steps[i];
+      const OutboxRow& row = st.row;
+      Stmt* u = nullptr;
+      if (entry_of[i] != SIZE_MAX) {
+        st.outcome.outcome_seq = appended[entry_of[i]].seq;
+        const bool acked =
+            st.result == service::DeliveryResult::kConfirmed || st.result == service::DeliveryResult::kAlreadyDone;
+        u = &*fin;
+        u->BindText(1, RowStateName(st.to))
+            .Bind(2, row.attempts)
+            .Bind(3, row.polls)
+            .Bind(4, now)
+            .Bind(5, acked && row.acked_ms == 0 ? now : row.acked_ms)
+            .Bind(6, st.note.http_status)
+            .BindText(7, st.outcome.detail)
+            .BindText(8, st.outcome.reference)
+            .BindText(9, DeliveryResultName(st.result))
+            .Bind(10, static_cast<int64_t>(st.outcome.outcome_seq))
+            .Bind(11, row.id)
+            .BindText(12, RowStateName(st.from));
+      } else {
+        u = &*re;
+        u->BindText(1, RowStateName(st.to))
+            .Bind(2, row.attempts)
+            .Bind(3, row.polls)
+            .Bind(4, st.next_attempt_ms)
+            .Bind(5, now)
+            .Bind(6, row.acked_ms)
+            .Bind(7, st.note.http_status)
+            .BindText(8, SanitizeCode(st.note.code))
+            .BindText(9, SanitizeReference(st.note.reference.empty() ? row.reference : st.note.reference))
+            .Bind(10, row.id)
+            .BindText(11, RowStateName(st.from));
+      }
+      Status us = u->Run();
+      const int changes = u->Changes();
+      u->Reset();
+      if (!us.ok()) return us;
+      if (changes != 1) {
+        return Status::FailedPrecondition("outbox row " + std::to_string(row.id) + " is no longer " +
+                                          std::string(RowStateName(st.from)));
+      }
+      if (entry_of[i] != SIZE_MAX && listener != nullptr) {
+        Status ls = listener->OnDeliveryOutcome(db, st.outcome);
+        if (!ls.ok()) return ls;
+      }
+    }
+    return Status::Ok();
+  };
+  if (write) return write(std::move(entries), std::move(hook));
+  return writer_.Write(std::move(entries), std::move(hook));
 }
 
 Status Outbox::Replay(int64_t id) {

@@ -71,6 +71,26 @@ struct AttemptNote {
   std::string reference;
 };
 
+// One change of one row after an attempt, for Outbox::Record: a
+// reschedule (`to` pending or accepted: counters, due time and note) or a
+// final step (`to` done, dead or discarded, per `result`: the row's
+// "delivery.outcome" entry and the listener's rows).
+struct RowStep {
+  OutboxRow row;   // with the counters (attempts, polls, acked_ms, reference) to store
+  RowState from = RowState::kInFlight;  // the state the row must still be in
+  RowState to = RowState::kPending;
+  service::DeliveryResult result = service::DeliveryResult::kFailed;  // final steps
+  int64_t next_attempt_ms = 0;  // reschedules
+  AttemptNote note;
+  service::DeliveryOutcome outcome;  // final steps: filled by Record once durable
+};
+
+// Commits entries and a hook in one durable transaction, like
+// vault::LedgerWriter::Write (the default). Lets a caller add rows of its
+// own to a step's transaction through another writer (a learned system id
+// through the subject registry).
+using WriteFn = std::function<Status(std::vector<ledger::NewEntry> entries, ledger::WriteHook hook)>;
+
 class Outbox final : public service::FanOut {
  public:
   // Creates the tables and indexes if missing (inside a write hook).
@@ -130,6 +150,14 @@ class Outbox final : public service::FanOut {
   // kFailedPrecondition when the row is no longer in `from`.
   Status Reschedule(const OutboxRow& row, RowState from, RowState to, int64_t next_attempt_ms,
                                 const AttemptNote& note);
+  // Writes every step in ONE durable transaction (group commit of a lane's
+  // finished attempts): each row's conditional update, and for each final
+  // step its "delivery.outcome" entry and the listener's rows. All or
+  // nothing: kFailedPrecondition (nothing written) when any row is no
+  // longer in its `from` state; the caller may then record the steps one
+  // by one. Through `write` when given, else through the LedgerWriter.
+  // On success the final steps' `outcome` is filled.
+  Status Record(std::vector<RowStep>& steps, const WriteFn& write = nullptr);
   // The final step: the row (expected in `from`) becomes done (kConfirmed,
   // kAlreadyDone), dead (kFailed) or discarded (kDiscarded), with its
   // "delivery.outcome" entry and the listener's rows, in one transaction.

@@ -16,6 +16,7 @@
 #     fault rate_limit): consentd's policy limit is 0.97 x RATE with burst
 #     BURST/2; achieved delivery rate per system / RATE, and the emulator's
 #     "throttled" count (429s caused by exceeding RATE), which must be 0.
+# PHASES=unlimited (or limited) runs one phase only (default: both).
 # Binds 127.0.0.1 only; stops every process it starts.
 set -euo pipefail
 
@@ -124,6 +125,8 @@ PY
       { v[NR] = $1 }
       END { if (NR == 0) { print "   no deliveries"; exit }
         printf "   lag commit->2xx ms: p50 %d  p95 %d  p99 %d  max %d  (n=%d)\n", at(0.50), at(0.95), at(0.99), v[NR], NR }'
+    sqlite3 "$db" "SELECT COUNT(DISTINCT cause_seq), MAX(created_ms) - MIN(created_ms) FROM outbox" |
+      awk -F'|' -v s=${#SYSTEMS[@]} '{ printf "   changes %d committed in %.2f s: %.0f changes/s = %.0f deliveries/s of demand\n", $1, $2/1000, $1*1000/$2, s*$1*1000/$2 }'
     sqlite3 "$db" "SELECT COUNT(*), MAX(acked_ms) - MIN(created_ms) FROM outbox WHERE acked_ms > 0" |
       awk -F'|' '{ printf "   deliveries %d in %.2f s from first commit: %.0f deliveries/s\n", $1, $2/1000, $1*1000/$2 }'
   else
@@ -136,9 +139,16 @@ PY
     done
   fi
   grep -c '"level":"error"' "$dir/consentd.log" | sed 's/^/   consentd error log lines: /' || true
+  # consentd's CPU (user + system, all threads) and its ledger's group commits.
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "   consentd CPU: %.2f s\n", ($14 + $15) / hz }' "/proc/$cpid/stat"
+  curl -sf "http://127.0.0.1:$port/metrics" -H "Authorization: Bearer $token" |
+    awk '/^consentd_ledger_commits /{c=$2} /^consentd_ledger_commit_callers /{k=$2} /^consentd_ledger_size /{n=$2}
+         END { printf "   ledger: %d entries, %d group commits, %d callers\n", n, c, k }'
   kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true
 }
 
-run unlimited 100000 10000 '{}'
+case ${PHASES:-unlimited,limited} in *unlimited*) run unlimited 100000 10000 '{}' ;; esac
 rps=$(python3 -c "print($RATE*0.97)")
-run limited "$rps" "$(( BURST / 2 > 0 ? BURST / 2 : 1 ))" "{\"rate_limit\":{\"rps\":$RATE,\"burst\":$BURST}}"
+case ${PHASES:-unlimited,limited} in
+  *,limited*|limited*) run limited "$rps" "$(( BURST / 2 > 0 ? BURST / 2 : 1 ))" "{\"rate_limit\":{\"rps\":$RATE,\"burst\":$BURST}}" ;;
+esac
