@@ -385,6 +385,52 @@ Result<Resolution> SubjectRegistry::ResolveAndWrite(std::span<const domain::Iden
   }
 }
 
+Status SubjectRegistry::LinkLearnedAndWrite(const Sid& sid, const domain::Identifier& learned,
+                                            std::vector<ledger::NewEntry> entries, ledger::WriteHook hook) {
+  using O = Resolution::Outcome;
+  for (int attempt = 0;; ++attempt) {
+    Plan plan;
+    const int64_t now = clock_.NowMillis();
+    std::unique_lock<std::mutex> write_lock(write_mutex_);
+    // After a concurrent change, record without the link: the caller's
+    // step (a delivery's outcome) must not wait on identity.
+    if (attempt == 0) {
+      Result<NormalizedIdentifier> id = Normalize(learned, rules_);
+      Result<SubjectInfo> info = id.ok() ? Subject(sid) : Result<SubjectInfo>(id.status());
+      Result<std::vector<NormalizedIdentifier>> known =
+          info.ok() ? IdentifiersOf(sid) : Result<std::vector<NormalizedIdentifier>>(info.status());
+      bool link = known.ok() && !known->empty() && (!guard_ || guard_(std::span(&*id, 1), /*record=*/false).ok());
+      if (link) {
+        std::vector<BlindIndex> probed;
+        Result<std::optional<Sid>> root = LookupRoot(*id, &probed);
+        link = root.ok() && !*root;
+      }
+      if (link) {
+        std::vector<NormalizedIdentifier> ids = std::move(*known);
+        ids.push_back(*id);
+        ResolveOptions ro;
+        ro.create_if_missing = false;
+        Result<Resolution> r = PlanResolution(ids, ro, &plan, now);
+        link = r.ok() && r->outcome == O::kExisting && r->sid == info->resolves_to && plan.merges.empty() &&
+               plan.reviews.empty() && r->linked_kinds.size() == 1 && plan.new_subjects.empty();
+      }
+      if (!link) plan = Plan();
+    }
+    write_lock.unlock();
+    const size_t own = plan.entries.size();
+    std::vector<ledger::NewEntry> all = std::move(plan.entries);
+    plan.entries.clear();
+    for (const ledger::NewEntry& e : entries) all.push_back(e);
+    Status s = writer_.Write(std::move(all),
+                             [&plan, &hook, own, now](sqlite3* db, std::span<const ledger::AppendedEntry> appended) {
+                               Status ws = WritePlan(db, plan, now);
+                               if (!ws.ok() || !hook) return ws;
+                               return hook(db, appended.subspan(own));
+                             });
+    if (s.ok() || attempt > 0 || s.message() != kConcurrentChange) return s;
+  }
+}
+
 Result<size_t> SubjectRegistry::ResolveBatch(std::span<const std::span<const domain::Identifier>> sets,
                                              std::vector<Resolution>* out) {
   // Normalize outside the lock, as Resolve does; a set that does not

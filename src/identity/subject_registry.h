@@ -186,6 +186,20 @@ class SubjectRegistry {
   // concurrent callers share group commits.
   Result<Resolution> ResolveAndWrite(std::span<const domain::Identifier> identifiers, const ResolveContinuation& then);
 
+  // Propagation's learned system ids: links `learned` (a downstream
+  // system's own id for subject `sid`, as an adapter reported it) to the
+  // subject, with its "subject.linked" entry, and commits `entries` and
+  // `hook` (the delivery's outbox step) in the SAME durable transaction;
+  // `hook` sees the seqs of `entries` only. The link is left out, and
+  // `entries` and `hook` still committed, when it cannot be made plainly:
+  // `learned` does not normalize, is already known (to this subject or
+  // another), is refused by the creation guard, the subject is shredded or
+  // unknown, or linking would merge, queue a review or conflict with a
+  // system id of the same system the subject has. Never merges. Returns the
+  // status of the write.
+  Status LinkLearnedAndWrite(const domain::Sid& sid, const domain::Identifier& learned,
+                             std::vector<ledger::NewEntry> entries, ledger::WriteHook hook);
+
   // Resolves identifier sets in order, for imports: the creations and links
   // of all of them commit in ONE durable transaction (one ledger append),
   // with the same resolutions, entries and rows as Resolve() called set by
