@@ -10,6 +10,7 @@
 #include "src/base/bytes.h"
 #include "src/base/sha256.h"
 #include "src/identity/normalizer.h"
+#include "src/service/subject_groups.h"
 
 namespace consentd::api {
 namespace {
@@ -102,6 +103,9 @@ void HandleBulk(service::Runtime& rt, const httplib::Request& req, httplib::Resp
   // Decode and authorize every event first: a malformed or forbidden event
   // fails the whole request before anything is recorded.
   std::vector<service::ConsentEvent> decoded(events->size());
+  // Per event: what could make it the same subject as another event (its
+  // identifiers, and the existing subjects they resolve to).
+  std::vector<std::vector<std::string>> subject_keys(events->size());
   for (size_t i = 0; i < events->size(); ++i) {
     std::string ptr = "/events/" + std::to_string(i);
     if (auto p = DecodeConsentEvent((*events)[i], ptr, &decoded[i])) return Reply(res, *p);
@@ -111,7 +115,13 @@ void HandleBulk(service::Runtime& rt, const httplib::Request& req, httplib::Resp
     Status v = rt.consents().Validate(decoded[i]);
     for (size_t k = 0; v.ok() && k < decoded[i].identifiers.size(); ++k) {
       Result<domain::NormalizedIdentifier> n = identity::Normalize(decoded[i].identifiers[k], rt.subjects().rules());
-      if (!n.ok()) v = Status::InvalidArgument("/identifiers/" + std::to_string(k) + "/value: " + n.status().message());
+      if (!n.ok()) {
+        v = Status::InvalidArgument("/identifiers/" + std::to_string(k) + "/value: " + n.status().message());
+        break;
+      }
+      subject_keys[i].push_back(n->BlindIndexInput());
+      Result<std::optional<domain::Sid>> known = rt.subjects().LookupNormalized(*n);
+      if (known.ok() && *known) subject_keys[i].push_back("sid:" + (*known)->ToHex());
     }
     if (!v.ok()) {
       Problem p = http::ProblemFromStatus(v);
@@ -122,21 +132,26 @@ void HandleBulk(service::Runtime& rt, const httplib::Request& req, httplib::Resp
       return Reply(res, p);
     }
   }
-  // Record concurrently so that the ledger's group commit batches them.
+  // Record concurrently so that the ledger's group commit batches them, but
+  // the events that may concern one subject in request order, by one worker
+  // (docs/api.md: as if recorded one by one).
+  const std::vector<std::vector<size_t>> groups = service::SubjectGroups(subject_keys);
   std::vector<nlohmann::json> results(decoded.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next.fetch_add(1); i < decoded.size(); i = next.fetch_add(1)) {
-      Result<service::RecordResult> rr = rt.consents().Record(decoded[i]);
-      if (rr.ok()) {
-        results[i] = EncodeRecordResult(*rr);
-      } else {
-        Problem p = http::ProblemFromStatus(rr.status());
-        results[i] = {{"error", nlohmann::json::parse(p.ToJson())}};
+    for (size_t g = next.fetch_add(1); g < groups.size(); g = next.fetch_add(1)) {
+      for (size_t i : groups[g]) {
+        Result<service::RecordResult> rr = rt.consents().Record(decoded[i]);
+        if (rr.ok()) {
+          results[i] = EncodeRecordResult(*rr);
+        } else {
+          Problem p = http::ProblemFromStatus(rr.status());
+          results[i] = {{"error", nlohmann::json::parse(p.ToJson())}};
+        }
       }
     }
   };
-  size_t workers = std::min<size_t>(32, decoded.size());
+  size_t workers = std::min<size_t>(32, groups.size());
   std::vector<std::thread> pool;
   for (size_t w = 1; w < workers; ++w) pool.emplace_back(work);
   work();

@@ -543,6 +543,48 @@ TEST_CASE("Bulk check answers 10,000 identifiers in order, suppressions list wit
   CheckNoIdentifiers(h->Output(), "consentd's log");
 }
 
+TEST_CASE("A bulk request records the events of one subject in request order", "[api][consent]") {
+  auto h = ServiceHarness::Create();
+  Tokens t = MakeTokens(*h);
+  REQUIRE(h->Start());
+  Api api(*h);
+  // An existing subject with two addresses: the bulk names it once by each.
+  json known = Event("known.one@example.com", "email_marketing", "granted", "2025-01-01T00:00:00Z");
+  known["identifiers"].push_back({{"kind", "email"}, {"value", "known.two@example.com"}});
+  httplib::Result k = api.Post("/v1/consents", t.officer, known);
+  REQUIRE(k);
+  REQUIRE(k->status == 201);
+
+  // 150 new subjects, each granted then withdrawn a second later, the two
+  // events adjacent so that concurrent workers would pick them up together.
+  json bulk = {{"events", json::array()}};
+  for (int i = 0; i < 150; ++i) {
+    const std::string email = "order" + std::to_string(i) + "@example.com";
+    bulk["events"].push_back(Event(email, "email_marketing", "granted", "2025-01-02T03:04:05Z"));
+    bulk["events"].push_back(Event(email, "email_marketing", "withdrawn", "2025-01-02T03:04:06Z", "klaviyo",
+                                   "unsubscribe_link"));
+  }
+  bulk["events"].push_back(Event("known.one@example.com", "email_marketing", "withdrawn", "2025-01-03T00:00:00Z",
+                                 "klaviyo", "unsubscribe_link"));
+  bulk["events"].push_back(Event("known.two@example.com", "email_marketing", "granted", "2025-01-04T00:00:00Z"));
+  httplib::Result b = api.Post("/v1/consents/bulk", t.officer, bulk);
+  REQUIRE(b);
+  INFO(b->body.substr(0, 500));
+  REQUIRE(b->status == 200);
+  const json results = ParseJson(b->body)["results"];
+  REQUIRE(results.size() == 302);
+  int not_applied = 0;
+  for (const json& r : results) {
+    // Recorded in request order, every event is newer than the one before
+    // it for its subject: none may come out stale.
+    if (r["recorded"][0]["outcome"] != "apply") ++not_applied;
+  }
+  CHECK(not_applied == 0);
+  CHECK(Answer(api, t.marketing, "email=order7@example.com&purpose=email_marketing")["state"] == "withdrawn");
+  CHECK(Answer(api, t.marketing, "email=known.one@example.com&purpose=email_marketing")["state"] == "granted");
+  CHECK(h->Stop() == 0);
+}
+
 TEST_CASE("Officer history decrypts evidence and is written to the access log", "[api][consent]") {
   auto h = ServiceHarness::Create();
   Tokens t = MakeTokens(*h);
