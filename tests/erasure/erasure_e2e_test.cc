@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/webhook_consentd.h"
 #include "tests/api/service_harness.h"
 #include "tests/emulators/emulator_process.h"
 #include "tests/erasure/canary_scan.h"
@@ -226,6 +227,68 @@ TEST_CASE("An erasure filed over the API propagates, completes, is certified and
   svc.h->Stop();
   CHECK(consentd::erasure::testing::ScanForValue(svc.h->data_dir(), "erin.erase-e2e@example.org").empty());
   CHECK(svc.h->Output().find("erin.erase") == std::string::npos);
+}
+
+TEST_CASE("A system whose signed webhook brings an erased person back gets the erasure again, the others nothing",
+          "[integration][erasure][tombstones]") {
+  Fleet fleet;
+  Service svc(fleet);
+  const std::string email = "Vera.Resend-E2E@Example.org";
+  auto filed = svc.Post("/v1/erasure-requests", FileBody(email, true));
+  REQUIRE(filed->status == 201);
+  const std::string id = ParseJson(filed->body)["id"];
+  svc.WaitClosed(id);
+  for (const std::string& sys : kSystems) CHECK(ErasuresAt(*fleet.emulators[sys]) == 1);
+
+  // hook-b's sync sends the person back, signed as the policy says.
+  const json event = {{"id", "evt_resend_1"},
+                      {"type", "consent.updated"},
+                      {"occurred_at", "2026-01-02T03:04:05Z"},
+                      {"identifiers", json::array({{{"kind", "email"}, {"value", email}}})},
+                      {"purpose", "email_marketing"},
+                      {"decision", "withdrawn"},
+                      {"method", "sync"}};
+  const std::string body = event.dump();
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+  httplib::Headers signed_by_b = {{"X-Consentd-Signature", adapters::SignConsentdWebhook("whsec_test", now_s, body)}};
+  auto hook = svc.h->Client()->Post("/v1/webhooks/webhook/hook-b", signed_by_b, body, "application/json");
+  REQUIRE(hook);
+  INFO(hook->body);
+  CHECK(hook->body.find("Vera") == std::string::npos);
+
+  // The re-send reaches hook-b (its row was committed with the blocked
+  // entry) and is recorded under the request; nobody else hears of it.
+  json r;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    r = svc.Get("/v1/erasure-requests/" + id);
+    if (!r["resends"].empty() && r["resends"][0]["status"] != "pending") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(r["resends"].size() == 1);
+  CHECK(r["resends"][0]["system"] == "hook-b");
+  CHECK(r["resends"][0]["status"] == "confirmed");
+  CHECK(ErasuresAt(*fleet.emulators["hook-b"]) == 2);
+  CHECK(ErasuresAt(*fleet.emulators["hook-a"]) == 1);
+  CHECK(ErasuresAt(*fleet.emulators["hook-c"]) == 1);
+  // The erase hook-b received named the person as hook-b knows them.
+  size_t named = 0;
+  const json state = fleet.emulators["hook-b"]->State();
+  for (const json& e : state["events"]) {
+    if (e["body"]["type"] == "subject.erase") named += e["body"].dump().find("vera.resend-e2e@example.org") != std::string::npos;
+  }
+  CHECK(named == 2);
+  // The same webhook delivered again within the hour: recorded, not re-sent.
+  auto again = svc.h->Client()->Post("/v1/webhooks/webhook/hook-b", signed_by_b, body, "application/json");
+  REQUIRE(again);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(svc.Get("/v1/erasure-requests/" + id)["resends"].size() == 1);
+  CHECK(ErasuresAt(*fleet.emulators["hook-b"]) == 2);
+  // Once delivered, the sealed identifiers are shredded too.
+  svc.h->Stop();
+  CHECK(consentd::erasure::testing::ScanForValue(svc.h->data_dir(), "vera.resend-e2e@example.org").empty());
+  CHECK(svc.h->Output().find("vera.resend") == std::string::npos);
 }
 
 TEST_CASE("A system that refuses permanently leaves the request partially completed with the failure listed",
