@@ -73,11 +73,14 @@ TEST_CASE("Every section example in docs/policies.md makes a valid policy with t
     json fragment = ParseExample(e.text);
     if (fragment.is_discarded() || !fragment.is_object() || fragment.size() != 1) continue;
     const std::string section = fragment.begin().key();
-    if (section != "purposes" && section != "systems" && section != "identity" && section != "jurisdictions") continue;
+    if (section != "purposes" && section != "systems" && section != "identity" && section != "jurisdictions" &&
+        section != "tombstones") {
+      continue;
+    }
     ++sections;
     json doc = DefaultPolicy();
-    if (section == "identity") {
-      doc["identity"] = fragment["identity"];
+    if (section == "identity" || section == "tombstones") {
+      doc[section] = fragment[section];
     } else {
       for (const auto& [key, value] : fragment[section].items()) doc[section][key] = value;
     }
@@ -85,7 +88,7 @@ TEST_CASE("Every section example in docs/policies.md makes a valid policy with t
     INFO(section << "\n" << FormatErrors(r.errors));
     CHECK(r.ok());
   }
-  CHECK(sections == 4);
+  CHECK(sections == 6);  // purposes, systems, identity, jurisdictions, tombstones (twice)
 }
 
 TEST_CASE("Every per-kind options example in docs/policies.md is valid for its kind", "[policies][docs]") {
