@@ -516,3 +516,175 @@ TEST_CASE("a pause written by another process is noticed within the poll interva
 
 }  // namespace
 }  // namespace consentd::propagation
+
+namespace consentd::propagation {
+namespace {
+
+using domain::IdentifierType;
+
+// alpha as a HubSpot system: its own ids are hubspot_contact identifiers.
+void MakeAlphaHubSpot(PropagationEnv& env) {
+  env.policy->systems["alpha"].kind = policies::SystemKind::kHubSpot;
+  env.policy->systems["alpha"].options = policies::HubSpotOptions{};
+}
+
+TEST_CASE("a system id learned by a delivery is stored with its outcome and carried by the next delivery") {
+  PropagationEnv env;
+  MakeAlphaHubSpot(env);
+  auto alpha = Fake();
+  alpha->SetScript([](const FakeAdapter::Call& c) {
+    adapters::Outcome o = Done();
+    if (c.request.customer.system_id.empty()) o.system_id = "4711";  // found by a lookup
+    return o;
+  });
+  domain::Sid sid = env.Subject("ada@example.com");
+  env.Consent(sid, "email_marketing", true);
+  env.Consent(sid, "email_marketing", false);
+  auto d = env.MakeDispatcher({}, {{"alpha", alpha}});
+  int learned_calls = 0;
+  d->SetLearner([&](const domain::Sid& s, const domain::Identifier& learned, std::vector<ledger::NewEntry> entries,
+                    ledger::WriteHook hook) -> Status {
+    ++learned_calls;
+    CHECK(s == sid);
+    CHECK(learned.kind.type() == IdentifierType::kHubSpotContact);
+    CHECK(learned.value == "4711");
+    // The row's step comes through the learner: one transaction with the link.
+    REQUIRE(entries.size() == 1);
+    CHECK(entries[0].kind == "delivery.outcome");
+    CHECK(entries[0].payload.find("4711") == std::string::npos);  // never in the ledger
+    Status st = env.writer().Write(std::move(entries), std::move(hook));
+    if (st.ok()) {
+      std::lock_guard<std::mutex> lock(env.mu);
+      env.identities[s].push_back(
+          domain::NormalizedIdentifier{domain::IdentifierKind(IdentifierType::kHubSpotContact), "", learned.value});
+    }
+    return st;
+  });
+
+  REQUIRE(*d->RunOnce("alpha") == 2);  // the second row becomes eligible once the first is recorded
+  std::vector<FakeAdapter::Call> calls = alpha->calls();
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0].request.customer.system_id.empty());
+  CHECK(calls[1].request.customer.system_id == "4711");  // from the vault: no lookup needed
+  CHECK(learned_calls == 1);                             // learned once, not again
+  for (const OutboxRow& r : env.Rows("alpha")) CHECK(r.state == RowState::kDone);
+  for (const std::string& e : env.Entries("delivery.outcome")) CHECK(e.find("4711") == std::string::npos);
+
+  // Shredded: no identifiers are left (the registry drops the learned id
+  // with the others, tests/identity/learned_id_test.cc); nothing is sent.
+  {
+    std::lock_guard<std::mutex> lock(env.mu);
+    env.shredded.insert(sid);
+  }
+  env.Consent(sid, "email_marketing", true);
+  REQUIRE(*d->RunOnce("alpha") == 1);
+  CHECK(alpha->calls().size() == 2);
+  CHECK(env.Rows("alpha").back().last_code == "subject_shredded");
+}
+
+TEST_CASE("when the learner's transaction fails the row stays open and is delivered again") {
+  PropagationEnv env;
+  MakeAlphaHubSpot(env);
+  auto alpha = Fake();
+  alpha->SetScript([](const FakeAdapter::Call&) {
+    adapters::Outcome o = Done();
+    o.system_id = "4711";
+    return o;
+  });
+  domain::Sid sid = env.Subject("ada@example.com");
+  env.Consent(sid, "email_marketing", true);
+  auto d = env.MakeDispatcher({}, {{"alpha", alpha}});
+  bool fail = true;
+  d->SetLearner([&](const domain::Sid&, const domain::Identifier&, std::vector<ledger::NewEntry> entries,
+                    ledger::WriteHook hook) -> Status {
+    if (fail) return Status::IOError("disk full");
+    return env.writer().Write(std::move(entries), std::move(hook));
+  });
+  REQUIRE(*d->RunOnce("alpha") == 1);
+  CHECK(OnlyRow(env, "alpha").state == RowState::kPending);
+  CHECK(env.Entries("delivery.outcome").empty());
+  fail = false;
+  env.clock.Advance(60000);
+  REQUIRE(*d->RunOnce("alpha") == 1);
+  CHECK(OnlyRow(env, "alpha").state == RowState::kDone);
+  CHECK(env.Entries("delivery.outcome").size() == 1);
+}
+
+TEST_CASE("a webhook system or an id the vault already had learns nothing") {
+  PropagationEnv env;
+  auto beta = Fake();  // a webhook: no ids of its own
+  beta->SetScript([](const FakeAdapter::Call&) {
+    adapters::Outcome o = Done();
+    o.system_id = "4711";
+    return o;
+  });
+  domain::Sid sid = env.Subject("ada@example.com");
+  env.Consent(sid, "email_marketing", true);
+  auto d = env.MakeDispatcher({}, {{"beta", beta}});
+  int learned_calls = 0;
+  d->SetLearner([&](const domain::Sid&, const domain::Identifier&, std::vector<ledger::NewEntry> entries,
+                    ledger::WriteHook hook) -> Status {
+    ++learned_calls;
+    return env.writer().Write(std::move(entries), std::move(hook));
+  });
+  REQUIRE(*d->RunOnce("beta") == 1);
+  CHECK(learned_calls == 0);
+  CHECK(OnlyRow(env, "beta").state == RowState::kDone);
+}
+
+TEST_CASE("a policy reload starts a lane for a new system and stops a removed system's lane, whose rows wait") {
+  PropagationEnv env;
+  env.clock.Set(SystemClock::Get().NowMillis());
+  auto alpha = Fake();
+  auto beta = Fake();
+  DispatcherOptions o;
+  o.poll_interval_ms = 20;
+  auto d = env.MakeDispatcher(o, {{"alpha", alpha}}, /*real_time=*/true);
+  REQUIRE(d->Start().ok());
+  domain::Sid first = env.Subject("first@example.com");
+  env.Consent(first, "email_marketing", true);  // rows for alpha and beta
+  d->Notify();
+  REQUIRE(WaitFor([&] { return OnlyRow(env, "alpha").state == RowState::kDone; }));
+  CHECK(OnlyRow(env, "beta").state == RowState::kPending);  // no lane yet
+
+  DispatchTarget tb;
+  tb.system = env.policy->systems.at("beta");
+  tb.adapter = beta;
+  Dispatcher::TargetChanges changes = d->SetTargets({tb});
+  CHECK(changes.started == std::vector<std::string>{"beta"});
+  CHECK(changes.stopped == std::vector<std::string>{"alpha"});
+  REQUIRE(WaitFor([&] { return OnlyRow(env, "beta").state == RowState::kDone; }));
+
+  domain::Sid second = env.Subject("second@example.com");
+  env.Consent(second, "email_marketing", true);
+  d->Notify();
+  REQUIRE(WaitFor([&] { return beta->calls().size() == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // several polls of a lane, were there one
+  CHECK(alpha->calls().size() == 1);
+  CHECK(env.Rows("alpha").back().state == RowState::kPending);
+  bool alpha_listed = false;
+  for (const LaneInfo& l : d->Lanes()) {
+    if (l.system == "alpha") {
+      alpha_listed = true;
+      CHECK_FALSE(l.available);
+      CHECK(l.unavailable_reason == "not in the policy");
+      CHECK(l.in_memory == 0);
+    }
+    if (l.system == "beta") CHECK(l.available);
+  }
+  CHECK(alpha_listed);
+
+  // Back in the policy: the waiting row goes out.
+  DispatchTarget ta;
+  ta.system = env.policy->systems.at("alpha");
+  ta.adapter = alpha;
+  changes = d->SetTargets({ta, tb});
+  CHECK(changes.started == std::vector<std::string>{"alpha"});
+  CHECK(changes.stopped.empty());
+  REQUIRE(WaitFor([&] { return env.Rows("alpha").back().state == RowState::kDone; }));
+  CHECK(beta->calls().size() == 2);  // beta's lane kept running, nothing repeated
+  d->Stop();
+}
+
+}  // namespace
+}  // namespace consentd::propagation
