@@ -627,9 +627,37 @@ TEST_CASE("Under throttling storms, 5xx, dropped connections and expired tokens 
     INFO(id);
     CHECK(retried[id] >= 1);
   }
+
+  // An erasure under the same faults (the throttling storm and the expired
+  // token again) still completes in every system.
+  fleet.emu["shopify"]->SetFaults({{"throttle_next", 3}, {"retry_after", "1"}});
+  fleet.emu["salesforce"]->SetFaults({{"expire_tokens", true}});
+  json file = {{"identifiers", json::array({{{"kind", "email"}, {"value", emails[0]}}})},
+               {"channel", "email"},
+               {"jurisdiction", "gdpr"},
+               {"verified", true}};
+  auto filed = svc.h->Client()->Post("/v1/erasure-requests", Bearer(svc.officer), file.dump(), "application/json");
+  REQUIRE(filed);
+  REQUIRE(filed->status == 201);
+  const json closed = svc.WaitClosed(ParseJson(filed->body)["id"], 40);
+  INFO(closed.dump());
+  CHECK(closed["state"] == "completed");
+  for (const json& s : closed["systems"]) {
+    INFO(s.dump());
+    // already_done: a retried delete whose first attempt had been applied.
+    CHECK((s["status"] == "confirmed" || s["status"] == "already_done"));
+  }
+  const SystemView gone = ViewOf(fleet, emails[0]);
+  CHECK(gone.shopify.is_null());
+  CHECK(gone.woocommerce.is_null());
+  CHECK(gone.hubspot.is_null());
+  CHECK(gone.salesforce.is_null());
+  CHECK(gone.klaviyo.is_null());
+  CHECK(gone.mailchimp.is_null());
+
   REQUIRE(svc.h->Stop() == 0);
   TempDir work;
-  CHECK(LedgerCount(*svc.h, work, "delivery.outcome") == 18 * kSystems.size());
+  CHECK(LedgerCount(*svc.h, work, "delivery.outcome") == 19 * kSystems.size());
   CommandResult lv = Consentctl({"ledger", "verify", "--data-dir", svc.h->data_dir()});
   INFO(lv.out << lv.err);
   CHECK(lv.exit_code == 0);
