@@ -5,7 +5,9 @@
 // Starts the HTTP API, the checkpointer and the service's background work on
 // one data directory, which it locks (one consentd per data directory).
 // SIGTERM or SIGINT: stop accepting, finish in-flight requests (and so their
-// transactions), sign a last checkpoint, exit 0.
+// transactions), sign a last checkpoint, exit 0. SIGHUP: reload the policy
+// documents (src/app/policy_reloader.h); a policy that does not load is
+// logged and the current one stays.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -19,6 +21,7 @@
 #include "ledger/checkpointer.h"
 #include "src/api/admin_routes.h"
 #include "src/app/data_dir.h"
+#include "src/app/policy_reloader.h"
 #include "src/api/consent_routes.h"
 #include "src/api/erasure_routes.h"
 #include "src/api/ledger_routes.h"
@@ -101,6 +104,7 @@ int Run(const std::string& config_path) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -155,6 +159,7 @@ int Run(const std::string& config_path) {
   // Propagation (docs/propagation.md): one HTTP transport shared by every
   // adapter, one dispatcher lane per policy system.
   propagation::RealSleeper propagation_sleeper(runtime.clock());
+  auto propagation_transport = std::make_shared<adapters::HttplibTransport>();
   propagation::DispatcherOptions dopts;
   dopts.max_attempts = static_cast<int32_t>(config->propagation.max_attempts);
   dopts.max_age_ms = config->propagation.max_age_ms;
@@ -172,10 +177,17 @@ int Run(const std::string& config_path) {
       },
       [&runtime] { return runtime.policy(); }, dopts, runtime.clock(), propagation_sleeper, nullptr, &metrics, &logger);
   for (propagation::DispatchTarget& t :
-       propagation::BuildDispatchTargets(*runtime.policy(), config->key_dir, std::make_shared<adapters::HttplibTransport>(),
-                                         runtime.clock(), propagation_sleeper)) {
+       propagation::BuildDispatchTargets(*runtime.policy(), config->key_dir, propagation_transport, runtime.clock(),
+                                         propagation_sleeper)) {
     dispatcher.AddTarget(std::move(t));
   }
+  // A system id an adapter learns is linked to the subject with the
+  // delivery's outcome, so later deliveries skip the lookup.
+  dispatcher.SetLearner([&runtime](const domain::Sid& sid, const domain::Identifier& learned,
+                                   std::vector<ledger::NewEntry> entries, ledger::WriteHook hook) {
+    return runtime.subjects().LinkLearnedAndWrite(sid, learned, std::move(entries), std::move(hook));
+  });
+  PolicyReloader reloader(runtime, dispatcher, propagation_transport, propagation_sleeper, &logger);
   runtime.outbox().SetEnqueueObserver([&dispatcher] { dispatcher.Notify(); });
   api::RegisterPropagationRoutes(server, runtime.outbox(), &dispatcher, runtime.clock());
   propagation::OutboxEchoFilter echo_filter(runtime.outbox());  // webhook reports of what we just told a system
@@ -222,7 +234,12 @@ int Run(const std::string& config_path) {
                                      {"ledger_size", runtime.ledger().Size()}});
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    logger.Info("consentd.reloading_policy", nlohmann::json::object());
+    (void)reloader.Reload();  // logs what it did, or why the policy stays
+  }
   logger.Info("consentd.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   ready = false;
   server.Stop();          // no new requests; in-flight ones (and their commits) finish

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -102,9 +103,10 @@ struct Service {
   std::string officer;
   std::string admin;
 
-  explicit Service(const Fleet& fleet) {
+  // `ports`: the systems of the policy (default: the whole fleet).
+  explicit Service(const Fleet& fleet, std::optional<std::map<std::string, int>> ports = std::nullopt) {
     consentd::testing::HarnessOptions o;
-    o.config_overrides["policies"] = json::array({WritePolicy(policy_dir, fleet.ports)});
+    o.config_overrides["policies"] = json::array({WritePolicy(policy_dir, ports ? *ports : fleet.ports)});
     o.config_overrides["propagation"] = {
         {"backoff_base_ms", 20}, {"backoff_cap_ms", 300}, {"max_attempts", 1000}, {"poll_interval_ms", 100}};
     h = ServiceHarness::Create(o);
@@ -320,6 +322,72 @@ TEST_CASE("operators pause a system and replay its dead letters through consentc
   CHECK(st["hook-b"].second == 0);
   CHECK(fleet.emulators["hook-a"]->State()["events"].size() == 2);
   CHECK(fleet.emulators["hook-b"]->State()["events"].size() == 2);
+  CHECK(svc.h->Stop() == 0);
+}
+
+// GET /v1/admin/systems as {system: its JSON}.
+std::map<std::string, json> SystemsJson(Service& svc) {
+  std::map<std::string, json> out;
+  auto r = svc.h->Client()->Get("/v1/admin/systems", Bearer(svc.admin));
+  if (!r || r->status != 200) return out;
+  const json body = ParseJson(r->body);
+  for (const json& s : body["systems"]) out[s["system"].get<std::string>()] = s;
+  return out;
+}
+
+TEST_CASE("SIGHUP reloads the policy: a new system gets a lane, a removed system's rows stay pending",
+          "[integration]") {
+  Fleet fleet;
+  fleet.emulators["hook-a"]->SetFaults({{"error_rate", 1.0}, {"error_status", 503}});  // retried: rows stay open
+  Service svc(fleet, std::map<std::string, int>{{"hook-a", fleet.ports["hook-a"]}});
+  std::vector<json> first;
+  for (int i = 0; i < 10; ++i) first.push_back(Event("reload" + std::to_string(i) + "@example.com", true, 1700000000));
+  svc.PostBulk(first);
+  CHECK(svc.Systems()["hook-a"].first == 10);
+
+  // hook-a leaves the policy, hook-b joins.
+  WritePolicy(svc.policy_dir, {{"hook-b", fleet.ports["hook-b"]}});
+  REQUIRE(::kill(svc.h->pid(), SIGHUP) == 0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto st = SystemsJson(svc);
+    if (st.count("hook-b") && st["hook-b"].value("available", false)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto st = SystemsJson(svc);
+  REQUIRE(st.count("hook-b"));
+  CHECK(st["hook-b"]["available"] == true);
+  REQUIRE(st.count("hook-a"));  // listed while it has rows
+  CHECK(st["hook-a"]["available"] == false);
+  CHECK(st["hook-a"]["unavailable_reason"] == "not in the policy");
+  CHECK(st["hook-a"]["queue_depth"] == 10);
+
+  // hook-a would now answer, but its lane is stopped: its rows wait.
+  fleet.emulators["hook-a"]->SetFaults(json::object());
+  std::vector<json> second;
+  for (int i = 0; i < 5; ++i) second.push_back(Event("after" + std::to_string(i) + "@example.com", true, 1700000000));
+  svc.PostBulk(second);
+  REQUIRE(svc.WaitDrained({"hook-b"}, 60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // many poll intervals of a lane, were there one
+  CHECK(fleet.emulators["hook-a"]->State()["events"].empty());
+  CHECK(svc.Systems()["hook-a"].first == 10);  // the new changes are not routed to it either
+  std::map<std::string, std::string> final_state;
+  for (int i = 0; i < 5; ++i) final_state["after" + std::to_string(i) + "@example.com"] = "granted";
+  CheckReceiver("hook-b", *fleet.emulators["hook-b"], final_state, 1);
+
+  // A policy that does not load changes nothing: consentd keeps running on the current one.
+  { std::ofstream(svc.policy_dir.path() + "/policy.json") << "{ not json"; }
+  REQUIRE(::kill(svc.h->pid(), SIGHUP) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  svc.PostBulk({Event("broken@example.com", true, 1700000000)});
+  REQUIRE(svc.WaitDrained({"hook-b"}, 60));
+  CHECK(fleet.emulators["hook-b"]->State()["events"].size() == 6);
+
+  // hook-a back in the policy: its waiting rows go out.
+  WritePolicy(svc.policy_dir, {{"hook-a", fleet.ports["hook-a"]}, {"hook-b", fleet.ports["hook-b"]}});
+  REQUIRE(::kill(svc.h->pid(), SIGHUP) == 0);
+  REQUIRE(svc.WaitDrained({"hook-a", "hook-b"}, 60));
+  CHECK(fleet.emulators["hook-a"]->State()["events"].size() == 10);
   CHECK(svc.h->Stop() == 0);
 }
 
