@@ -537,9 +537,10 @@ Dispatcher::Finished Dispatcher::Attempt(Lane& lane, OutboxRow row) {
                      {{"system", row.system}, {"class", std::string(adapters::OutcomeClassName(out.cls))}})
         .Add();
   }
-  // A system id the vault did not have: linked with this row's step.
-  if (!out.system_id.empty() && req.customer.system_id.empty() && out.cls != OutcomeClass::kRetry &&
-      out.cls != OutcomeClass::kPermanent) {
+  // A system id the vault did not have: linked with this row's step (not
+  // for an erasure: the subject is on its way out).
+  if (!out.system_id.empty() && req.customer.system_id.empty() && row.kind == service::ChangeKind::kConsent &&
+      out.cls != OutcomeClass::kRetry && out.cls != OutcomeClass::kPermanent) {
     std::string qualifier;
     std::optional<domain::IdentifierType> own = OwnIdType(lane.target.system, &qualifier);
     if (own) f.learned = domain::Identifier{domain::IdentifierKind(*own), out.system_id, qualifier};

@@ -145,5 +145,81 @@ TEST_CASE("system status counts open rows, the oldest open row and dead letters 
   CHECK((*all)[2].queue_depth == 0);
 }
 
+// Claims every pending row of `system`; returns them as in_flight rows.
+std::vector<OutboxRow> ClaimAll(PropagationEnv& env, const std::string& system) {
+  std::vector<OutboxRow> rows = env.Rows(system);
+  std::vector<int64_t> ids;
+  for (const OutboxRow& r : rows) ids.push_back(r.id);
+  Result<std::vector<int64_t>> claimed = env.outbox().Claim(ids);
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == rows.size());
+  for (OutboxRow& r : rows) r.state = RowState::kInFlight;
+  return rows;
+}
+
+RowStep Step(const OutboxRow& row, RowState to, service::DeliveryResult result = service::DeliveryResult::kFailed) {
+  RowStep st;
+  st.row = row;
+  st.row.attempts = 1;
+  st.from = RowState::kInFlight;
+  st.to = to;
+  st.result = result;
+  st.next_attempt_ms = row.created_ms + 60000;
+  st.note = AttemptNote{200, "ok", ""};
+  return st;
+}
+
+TEST_CASE("Record writes the steps of several rows with their outcome entries in one transaction") {
+  PropagationEnv env;
+  for (const char* e : {"a@example.com", "b@example.com", "c@example.com"}) {
+    env.Consent(env.Subject(e), "email_marketing", true);
+  }
+  std::vector<OutboxRow> rows = ClaimAll(env, "alpha");
+  REQUIRE(rows.size() == 3);
+  std::vector<RowStep> steps = {Step(rows[0], RowState::kDone, service::DeliveryResult::kConfirmed),
+                                Step(rows[1], RowState::kPending),
+                                Step(rows[2], RowState::kDead, service::DeliveryResult::kFailed)};
+  const uint64_t commits = env.ledger().stats().commits;
+  const uint64_t size = env.ledger().Size();
+  REQUIRE(env.outbox().Record(steps).ok());
+  CHECK(env.ledger().stats().commits == commits + 1);
+  CHECK(env.ledger().Size() == size + 2);  // two final steps, one reschedule (no entry)
+  CHECK(steps[0].outcome.outcome_seq == size);
+  CHECK(steps[2].outcome.outcome_seq == size + 1);
+  std::vector<OutboxRow> after = env.Rows("alpha");
+  CHECK(after[0].state == RowState::kDone);
+  CHECK(after[0].outcome_seq == size);
+  CHECK(after[0].acked_ms > 0);
+  CHECK(after[1].state == RowState::kPending);
+  CHECK(after[1].next_attempt_ms == rows[1].created_ms + 60000);
+  CHECK(after[1].attempts == 1);
+  CHECK(after[2].state == RowState::kDead);
+  CHECK(after[2].result == "failed");
+  CHECK(env.Entries("delivery.outcome").size() == 2);
+}
+
+TEST_CASE("Record writes nothing when one row of the batch was changed by someone else") {
+  PropagationEnv env;
+  for (const char* e : {"a@example.com", "b@example.com", "c@example.com"}) {
+    env.Consent(env.Subject(e), "email_marketing", true);
+  }
+  std::vector<OutboxRow> rows = ClaimAll(env, "alpha");
+  // Another process put the middle row back (a restart's reset, say).
+  REQUIRE(env.outbox().Reschedule(rows[1], RowState::kInFlight, RowState::kPending, 0, AttemptNote{}).ok());
+  std::vector<RowStep> steps;
+  for (const OutboxRow& r : rows) steps.push_back(Step(r, RowState::kDone, service::DeliveryResult::kConfirmed));
+  const uint64_t size = env.ledger().Size();
+  Status s = env.outbox().Record(steps);
+  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(env.ledger().Size() == size);
+  std::vector<OutboxRow> after = env.Rows("alpha");
+  CHECK(after[0].state == RowState::kInFlight);
+  CHECK(after[1].state == RowState::kPending);
+  CHECK(after[2].state == RowState::kInFlight);
+  // A step to in_flight is refused outright.
+  std::vector<RowStep> bad = {Step(rows[0], RowState::kInFlight)};
+  CHECK(env.outbox().Record(bad).code() == StatusCode::kInternal);
+}
+
 }  // namespace
 }  // namespace consentd::propagation
