@@ -118,4 +118,22 @@ nlohmann::json EncodeAnswer(std::string_view purpose, const service::ConsentAnsw
   return j;
 }
 
+void AppendAnswerWithoutPurpose(const service::ConsentAnswer& a, std::string* out) {
+  // Keys in nlohmann's (sorted) order: allowed, since, source{method, system}, state.
+  out->append(a.allowed ? "{\"allowed\":true" : "{\"allowed\":false");
+  if (!a.state) {
+    out->append(",\"state\":\"default\"}");
+    return;
+  }
+  out->append(",\"since\":");
+  out->append(nlohmann::json(FormatTimestampMillis(a.state->occurred_at_ms)).dump());
+  out->append(",\"source\":{\"method\":");
+  out->append(nlohmann::json(std::string(domain::ConsentMethodName(a.state->method))).dump());
+  out->append(",\"system\":");
+  out->append(nlohmann::json(a.state->source_system).dump());
+  out->append("},\"state\":");
+  out->append(nlohmann::json(std::string(domain::DecisionName(a.state->decision))).dump());
+  out->push_back('}');
+}
+
 }  // namespace consentd::api

@@ -203,23 +203,29 @@ void HandleCheck(service::Runtime& rt, const httplib::Request& req, httplib::Res
   std::vector<std::optional<domain::Sid>> subjects;
   Status qs = rt.consents().QueryMany(decoded, purpose, jurisdiction, &answers, &subjects);
   if (!qs.ok()) return Reply(res, http::ProblemFromStatus(qs));
-  nlohmann::json results = nlohmann::json::array();
+  // The body is written as text (the same bytes nlohmann would print):
+  // building 10,000 JSON objects cost more than the lookups.
+  std::string out = "{\"purpose\":" + nlohmann::json(purpose).dump() + ",\"results\":[";
+  out.reserve(out.size() + answers.size() * 128);
+  std::vector<domain::Sid> read;
+  read.reserve(answers.size());
   for (size_t i = 0; i < answers.size(); ++i) {
+    if (i > 0) out.push_back(',');
     if (!answers[i].ok()) {
       const Status& st = answers[i].status();
       if (st.code() != StatusCode::kInvalidArgument) return Reply(res, http::ProblemFromStatus(st));
       // An identifier that does not normalize: its own error, naming it.
       Problem p = Problem::BadRequest("/identifiers/" + std::to_string(i) + "/value: " + st.message(),
                                       "/identifiers/" + std::to_string(i) + "/value");
-      results.push_back({{"error", nlohmann::json::parse(p.ToJson())}});
+      out.append(nlohmann::json({{"error", nlohmann::json::parse(p.ToJson())}}).dump());
       continue;
     }
-    if (subjects[i]) rt.access_log().Record(who.token_id, *subjects[i], "consent.check");
-    nlohmann::json j = EncodeAnswer(purpose, *answers[i]);
-    j.erase("purpose");
-    results.push_back(std::move(j));
+    if (subjects[i]) read.push_back(*subjects[i]);
+    AppendAnswerWithoutPurpose(*answers[i], &out);
   }
-  ReplyJson(res, nlohmann::json({{"purpose", purpose}, {"results", results}}).dump());
+  out.append("]}");
+  rt.access_log().RecordMany(who.token_id, read, "consent.check");
+  ReplyJson(res, out);
 }
 
 // Streams one line per withdrawn subject's email: lower-case hex SHA-256 of

@@ -82,17 +82,70 @@ std::string IdnaErrorReason(uint32_t errors) {
 
 // Returns the domain in Unicode form after IDNA2008 (UTS 46, nontransitional,
 // STD3 rules) validation of both its Unicode and its ASCII forms.
-Result<std::string> NormalizeDomain(std::string_view domain) {
+// True for a domain that UTS 46 (with the options below) maps to itself
+// without error: lower-case LDH labels of 1..63 bytes, no hyphen first,
+// last or in positions 3 and 4 (which also excludes "xn--" labels, whose
+// punycode ICU must check), at most 253 bytes. Such a domain skips ICU;
+// anything else takes the full path, which also words the errors.
+bool IsPlainLdhDomain(std::string_view domain) {
+  if (domain.empty() || domain.size() > kMaxDomainAsciiBytes) return false;
+  size_t start = 0;
+  while (start <= domain.size()) {
+    size_t dot = domain.find('.', start);
+    if (dot == std::string_view::npos) dot = domain.size();
+    std::string_view label = domain.substr(start, dot - start);
+    if (label.empty() || label.size() > 63) return false;
+    if (label.front() == '-' || label.back() == '-') return false;
+    if (label.size() >= 4 && label[2] == '-' && label[3] == '-') return false;
+    for (char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    }
+    start = dot + 1;
+  }
+  return true;
+}
+
+// The UTS 46 instance, created once: creating one allocates tables, and
+// its conversion methods are const and thread-safe (ICU's IDNA contract).
+const icu::IDNA* Uts46() {
+  static const icu::IDNA* const idna = [] {
+    UErrorCode status = U_ZERO_ERROR;
+    const uint32_t options = UIDNA_NONTRANSITIONAL_TO_UNICODE | UIDNA_NONTRANSITIONAL_TO_ASCII |
+                             UIDNA_USE_STD3_RULES | UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ;
+    icu::IDNA* p = icu::IDNA::createUTS46Instance(options, status);
+    if (U_FAILURE(status)) {
+      delete p;
+      return static_cast<icu::IDNA*>(nullptr);
+    }
+    return p;
+  }();
+  return idna;
+}
+
+Status CheckTopLevelLabel(std::string_view ascii) {
+  // The top-level label must not be all digits (that is an IP address, or
+  // nothing routable).
+  std::string_view tld = ascii.substr(ascii.rfind('.') + 1);
+  bool all_digits = !tld.empty();
+  for (char c : tld) all_digits = all_digits && c >= '0' && c <= '9';
+  if (all_digits) return Invalid("top-level domain is numeric");
+  return Status::Ok();
+}
+
+Result<std::string> NormalizeDomain(std::string_view domain, bool fast_path) {
   if (domain.empty()) return Invalid("empty domain");
   if (domain.front() == '[') return Invalid("IP-literal domains are not supported");
   if (domain.back() == '.') return Invalid("domain ends with a dot");
   if (domain.find('.') == std::string_view::npos) return Invalid("domain has no dot");
+  if (fast_path && IsPlainLdhDomain(domain)) {
+    Status tld = CheckTopLevelLabel(domain);
+    if (!tld.ok()) return tld;
+    return std::string(domain);
+  }
 
   UErrorCode status = U_ZERO_ERROR;
-  const uint32_t options = UIDNA_NONTRANSITIONAL_TO_UNICODE | UIDNA_NONTRANSITIONAL_TO_ASCII |
-                           UIDNA_USE_STD3_RULES | UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ;
-  std::unique_ptr<icu::IDNA> idna(icu::IDNA::createUTS46Instance(options, status));
-  if (U_FAILURE(status)) return Status::Internal("email: ICU IDNA unavailable");
+  const icu::IDNA* idna = Uts46();
+  if (idna == nullptr) return Status::Internal("email: ICU IDNA unavailable");
 
   std::string ascii;
   icu::StringByteSink<std::string> ascii_sink(&ascii);
@@ -111,37 +164,47 @@ Result<std::string> NormalizeDomain(std::string_view domain) {
   if (U_FAILURE(status)) return Status::Internal("email: ICU IDNA failed");
   if (unicode_info.hasErrors()) return Invalid(IdnaErrorReason(unicode_info.getErrors()));
 
-  // The top-level label must not be all digits (that is an IP address, or
-  // nothing routable).
-  std::string_view tld = std::string_view(ascii).substr(ascii.rfind('.') + 1);
-  bool all_digits = !tld.empty();
-  for (char c : tld) all_digits = all_digits && c >= '0' && c <= '9';
-  if (all_digits) return Invalid("top-level domain is numeric");
+  Status tld = CheckTopLevelLabel(ascii);
+  if (!tld.ok()) return tld;
   return unicode;
 }
 
-}  // namespace
+// Printable ASCII without space: NFC leaves it unchanged and the root
+// locale's full lower-casing maps exactly A-Z to a-z.
+bool IsPrintableAscii(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
 
-Result<std::string> NormalizeEmail(std::string_view address) {
+Result<std::string> Normalize(std::string_view address, bool fast_path) {
   std::string_view trimmed = Trim(address);
   if (trimmed.empty()) return Invalid("empty");
   if (!ValidUtf8(trimmed)) return Invalid("not valid UTF-8");
   if (trimmed.size() > 4 * kMaxAddressBytes) return Invalid("longer than 254 bytes");
 
-  // NFC, then full lower-case, then NFC again (case mapping can leave a
-  // string that is not in NFC).
-  UErrorCode status = U_ZERO_ERROR;
-  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
-  if (U_FAILURE(status)) return Status::Internal("email: ICU NFC unavailable");
-  icu::UnicodeString u = icu::UnicodeString::fromUTF8(
-      icu::StringPiece(trimmed.data(), static_cast<int32_t>(trimmed.size())));
-  icu::UnicodeString normalized = nfc->normalize(u, status);
-  if (U_FAILURE(status)) return Status::Internal("email: ICU NFC failed");
-  normalized.toLower(icu::Locale::getRoot());
-  icu::UnicodeString lowered = nfc->normalize(normalized, status);
-  if (U_FAILURE(status)) return Status::Internal("email: ICU NFC failed");
   std::string canonical;
-  lowered.toUTF8String(canonical);
+  if (fast_path && IsPrintableAscii(trimmed)) {
+    canonical.assign(trimmed);
+    for (char& c : canonical) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+  } else {
+    // NFC, then full lower-case, then NFC again (case mapping can leave a
+    // string that is not in NFC).
+    UErrorCode status = U_ZERO_ERROR;
+    const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
+    if (U_FAILURE(status)) return Status::Internal("email: ICU NFC unavailable");
+    icu::UnicodeString u = icu::UnicodeString::fromUTF8(
+        icu::StringPiece(trimmed.data(), static_cast<int32_t>(trimmed.size())));
+    icu::UnicodeString normalized = nfc->normalize(u, status);
+    if (U_FAILURE(status)) return Status::Internal("email: ICU NFC failed");
+    normalized.toLower(icu::Locale::getRoot());
+    icu::UnicodeString lowered = nfc->normalize(normalized, status);
+    if (U_FAILURE(status)) return Status::Internal("email: ICU NFC failed");
+    lowered.toUTF8String(canonical);
+  }
 
   if (canonical.front() == '"') return Invalid("quoted local parts are not supported");
   size_t at = canonical.rfind('@');
@@ -155,13 +218,19 @@ Result<std::string> NormalizeEmail(std::string_view address) {
   }
   Status s = CheckLocalPart(local);
   if (!s.ok()) return s;
-  Result<std::string> unicode_domain = NormalizeDomain(domain);
+  Result<std::string> unicode_domain = NormalizeDomain(domain, fast_path);
   if (!unicode_domain.ok()) return unicode_domain.status();
 
   std::string out = std::string(local) + "@" + *unicode_domain;
   if (out.size() > kMaxAddressBytes) return Invalid("longer than 254 bytes");
   return out;
 }
+
+}  // namespace
+
+Result<std::string> NormalizeEmail(std::string_view address) { return Normalize(address, true); }
+
+Result<std::string> NormalizeEmailThroughIcu(std::string_view address) { return Normalize(address, false); }
 
 std::optional<std::string> EmailWithoutPlusTag(std::string_view canonical) {
   size_t at = canonical.rfind('@');

@@ -30,7 +30,13 @@ namespace consentd::identity {
 
 // The canonical form of `address`, or kInvalidArgument naming the rule that
 // failed (e.g. "email: domain has no dot").
+// Printable-ASCII addresses with plain LDH domains skip ICU (the common
+// case; a bulk check normalizes 10,000); everything else goes through it.
 Result<std::string> NormalizeEmail(std::string_view address);
+
+// NormalizeEmail with every address going through ICU, the reference the
+// ASCII fast path is tested against. Same results, only slower.
+Result<std::string> NormalizeEmailThroughIcu(std::string_view address);
 
 // For a canonical address whose local part contains '+', the address without
 // the "+tag" ("alice+news@x" -> "alice@x"); nullopt when there is no tag or

@@ -214,6 +214,7 @@ void SubjectRegistry::LookupMany(std::span<const domain::Identifier> identifiers
   std::sort(probes.begin(), probes.end(), [](const Probe& a, const Probe& b) { return a.bidx < b.bidx; });
   std::vector<size_t> best(identifiers.size(), SIZE_MAX);
   std::unique_lock<std::mutex> lock = db_->Lock();
+  vault::ReadTransaction snapshot(db_->handle());
   Result<Stmt> stmt = db_->Cached("SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
   if (!stmt.ok()) {
     for (auto& r : *out) {

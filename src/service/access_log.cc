@@ -51,6 +51,14 @@ void AccessLog::Record(const std::string& token_id, const domain::Sid& sid, cons
   queue_.push_back({clock_.NowMillis(), token_id, sid, what});
 }
 
+void AccessLog::RecordMany(const std::string& token_id, std::span<const domain::Sid> sids, const std::string& what) {
+  if (sids.empty()) return;
+  const int64_t now = clock_.NowMillis();
+  std::lock_guard<std::mutex> l(mu_);
+  queue_.reserve(queue_.size() + sids.size());
+  for (const domain::Sid& sid : sids) queue_.push_back({now, token_id, sid, what});
+}
+
 Status AccessLog::Flush() {
   std::vector<AccessRecord> rows;
   {

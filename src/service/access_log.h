@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +51,8 @@ class AccessLog {
   Status RecordNow(const std::string& token_id, const domain::Sid& sid, const std::string& what);
   // Queued; written within the flush interval.
   void Record(const std::string& token_id, const domain::Sid& sid, const std::string& what);
+  // Record() of each sid, under one lock (a bulk check reads 10,000).
+  void RecordMany(const std::string& token_id, std::span<const domain::Sid> sids, const std::string& what);
   // Writes everything queued so far.
   Status Flush();
 

@@ -586,6 +586,7 @@ Status ConsentService::QueryMany(std::span<const domain::Identifier> identifiers
   }
   if (!states.empty()) {
     auto lock = db_.Lock();
+    vault::ReadTransaction snapshot(db_.handle());
     Result<vault::Stmt> own = db_.Cached(
         "SELECT decision, occurred_ms, source_system, source_rank, method, seq FROM consent_state"
         " WHERE sid = ?1 AND purpose = ?2");

@@ -39,6 +39,21 @@ Status Exec(sqlite3* db, std::string_view sql) {
   return Status::Ok();
 }
 
+ReadTransaction::ReadTransaction(sqlite3* db) {
+  if (db == nullptr || !sqlite3_get_autocommit(db)) return;
+  if (sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK) db_ = db;
+}
+
+ReadTransaction::~ReadTransaction() {
+  if (db_ == nullptr) return;
+  // A read-only transaction cannot fail to commit for lack of space; if
+  // COMMIT fails anyway (a statement still stepping), roll back so that the
+  // connection never keeps an old snapshot.
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+}
+
 Result<Stmt> Stmt::Prepare(sqlite3* db, std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);

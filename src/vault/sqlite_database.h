@@ -39,6 +39,30 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view what);
 // Runs one or more SQL statements without parameters.
 Status Exec(sqlite3* db, std::string_view sql);
 
+// One read transaction over many statements of one connection, for batch
+// reads (a bulk check probes 10,000 keys). Without it every statement runs
+// in its own implicit transaction, and each of those takes and drops the
+// database file's shared lock (fcntl) and re-reads the WAL index; with it
+// the statements share one snapshot and one lock. BEGIN (deferred) when
+// constructed, COMMIT when destroyed. When the connection is already in a
+// transaction, or BEGIN fails, it does nothing: the statements then still
+// run correctly, each in its own implicit transaction. The caller must not
+// write through the connection meanwhile, and must hold it (Database::Lock)
+// for the object's lifetime.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(sqlite3* db);
+  ~ReadTransaction();
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+  // True when this object began a transaction (and will end it).
+  bool active() const { return db_ != nullptr; }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
 // A prepared statement, owned or borrowed from a Database cache. Reset (and
 // its bindings cleared) when destroyed, so no read transaction stays open.
 class Stmt {

@@ -94,6 +94,67 @@ TEST_CASE("Email normalization rejects invalid addresses with a reason and witho
   }
 }
 
+TEST_CASE("The ASCII fast path of email normalization agrees with ICU on every address", "[identity][email]") {
+  // Hand-picked edge cases of the fast path's domain rule, then 200,000
+  // random printable-ASCII addresses built from pieces that hit every rule.
+  std::vector<std::string> cases = {
+      "Alice@Example.COM", "a@b.co", "a@xn--bcher-kva.de", "a@ab--cd.com", "a@a-.com", "a@-a.com", "a@a..com",
+      "a@.com", "a@com.", "a@123.456", "a@1.2.3.4", "a@[1.2.3.4]", "a@exa_mple.com", "a@x.123",
+      "a@" + std::string(63, 'x') + ".com", "a@" + std::string(64, 'x') + ".com",
+      "a@" + std::string(60, 'a') + "." + std::string(60, 'b') + "." + std::string(60, 'c') + "." +
+          std::string(62, 'd') + ".com",
+      "\"quoted\"@x.com", "a(comment)@x.com", "a@@x.com", "@x.com", "a@", "A+Tag@X.Org", "o'hara@x.ie",
+      "  padded@x.com\t", "a.b@x.com", ".a@x.com", "a.@x.com", "a..b@x.com", "a@XN--BCHER-KVA.DE", "a@x.c-m"};
+  const std::vector<std::string> local_pieces = {"a", "B", "z9", ".", "+", "-", "_", "!", "\"", "(", ")", "~",
+                                                 "..", "%", "'", "Zz", "@", "x"};
+  const std::vector<std::string> domain_pieces = {"a", "B", "0", "9", "-", "--", ".", "..", "xn--", "XN--",
+                                                  "_", "com", "ORG", "c0m", "[", "]", "123", "@", "z"};
+  uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto next = [&state](size_t n) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<size_t>(state % n);
+  };
+  // Mostly well-formed: labels of the fast path's edge cases joined by dots.
+  const std::vector<std::string> labels = {"a", "B0", "shop", "xn--bcher-kva", "xn--zz", "ab--c", "-a", "a-", "a-b",
+                                           std::string(63, 'x'), std::string(64, 'y'), "C0M", "9", "_x", ""};
+  const std::vector<std::string> tlds = {"com", "De", "123", "c-m", "xn--p1ai", "1a"};
+  for (int i = 0; i < 200000; ++i) {
+    std::string a;
+    if (i % 2 == 0) {
+      for (size_t k = 0, n = 1 + next(4); k < n; ++k) a += (k ? "." : "") + local_pieces[next(6) == 0 ? 1 : 0];
+      a += "@";
+      for (size_t k = 0, n = 1 + next(3); k < n; ++k) a += labels[next(labels.size())] + ".";
+      a += tlds[next(tlds.size())];
+      cases.push_back(std::move(a));
+      continue;
+    }
+    for (size_t k = 0, n = 1 + next(4); k < n; ++k) a += local_pieces[next(local_pieces.size())];
+    a += "@";
+    for (size_t k = 0, n = 1 + next(6); k < n; ++k) a += domain_pieces[next(domain_pieces.size())];
+    if (next(3) != 0) a += next(2) ? ".com" : ".De";
+    if (next(50) == 0) a = std::string(next(3) + 1, ' ') + a;
+    if (next(200) == 0) a += std::string(70 + next(200), 'q') + ".net";
+    cases.push_back(std::move(a));
+  }
+  int ok = 0, rejected = 0, disagreements = 0;
+  for (const std::string& c : cases) {
+    Result<std::string> fast = NormalizeEmail(c);
+    Result<std::string> icu = NormalizeEmailThroughIcu(c);
+    bool same = fast.ok() == icu.ok() && (fast.ok() ? *fast == *icu : fast.status().message() == icu.status().message());
+    if (!same) {
+      ++disagreements;
+      UNSCOPED_INFO("case #" << (&c - cases.data()));
+    }
+    (fast.ok() ? ok : rejected)++;
+  }
+  CHECK(disagreements == 0);
+  // The generator reaches both outcomes in quantity.
+  CHECK(ok > 20000);
+  CHECK(rejected > 40000);
+}
+
 TEST_CASE("Email length limits are 64 bytes for the local part and 254 for the address", "[identity][email]") {
   std::string local64(64, 'a');
   CHECK(NormalizeEmail(local64 + "@example.com").ok());
