@@ -77,6 +77,10 @@ python3 - "$D/consentd.json" <<'EOF'
 import json, sys
 p = sys.argv[1]; c = json.load(open(p))
 c["listen"] = "127.0.0.1:0"
+# One handler thread per wrk connection (64) plus spare: cpp-httplib holds a
+# thread for each keep-alive connection, so with the default 8 the other 56
+# connections would wait for a free thread instead of being measured.
+c["http_threads"] = 72
 json.dump(c, open(p, "w"), indent=2)
 EOF
 $CONSENTD --config "$D/consentd.json" 2> "$TMP/consentd.log" &
