@@ -14,15 +14,23 @@
 //      raw email; the ledger verifies.
 //   2. Under 429 + Retry-After storms, 5xx, dropped connections and expired
 //      tokens, several subjects' flip-flopping consents converge in every
-//      system, and the systems that keep a write history saw each subject's
-//      changes in ledger order.
+//      system, and the systems that keep a write history (HubSpot,
+//      Salesforce) saw each subject's changes in ledger order; an erasure
+//      under the same faults completes everywhere.
+//
+// After the erasure, the erasure service may send the erasure again to the
+// system that re-created the person (the tombstone policy): the test allows
+// that one erase row and nothing else.
 //
 // UNCONFIRMED behaviours relied on are the emulators' (tests/emulators/*.cc
 // headers list them): Shopify completes customerRequestDataErasure at the
 // first request after erasure_delay_ms (0 here) and the adapter's
 // "customer_gone" confirmation sees it; Klaviyo's deletion job answers 202
 // without a pollable id; HubSpot blocklists a GDPR-deleted address;
-// Mailchimp accepts "pending" for a member in compliance state.
+// Mailchimp accepts "pending" for a member in compliance state; Salesforce
+// clears an expired session at the OAuth refresh. HubSpot and the others
+// cannot refresh a token: an expired token there is a permanent failure (dead
+// letter), so only Salesforce gets that fault.
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
@@ -184,8 +192,9 @@ SystemView ViewOf(const Fleet& f, const std::string& email) {
   return v;
 }
 
-// The policy: one email purpose received by all six systems. `options`
-// adds members to a system's options; `rate` is every system's rate limit.
+// The policy: one email purpose received by all six systems (200 requests/s
+// each: the faults, not the rate limits, are under test). `options` maps a
+// system id to members added to its options.
 std::string WritePolicy(const TempDir& dir, const Fleet& f, const json& options) {
   json systems = json::object();
   for (const std::string& id : kSystems) {
