@@ -8,8 +8,9 @@
 // When they do not load, nothing changes and the error is returned.
 //
 // What a reload does not change: identity rules (the subject registry reads
-// them at start), and the adapter, rate limit and concurrency of a system
-// that keeps running (a restart applies those).
+// them at start), webhook ingest's systems and signing secrets (read at
+// start), and the adapter, rate limit and concurrency of a system that
+// keeps running (a restart applies those).
 //
 // Thread-safety: Reload calls are serialized internally.
 #ifndef CONSENTD_APP_POLICY_RELOADER_H_

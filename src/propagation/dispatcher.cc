@@ -1,6 +1,7 @@
 #include "src/propagation/dispatcher.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -47,15 +48,24 @@ std::vector<double> LagBuckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 86400};
 }
 
-// The identifier type of a system's own customer ids, and the qualifier
-// (shop domain, audience) of this instance; nullopt for webhooks.
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The identifier type of a system's own customer ids, and the qualifier of
+// this instance as the vault normalizes it (shop domain and audience
+// lowercased; the WooCommerce site is its base URL, which the normalizer
+// reduces to host and path); nullopt for webhooks.
 std::optional<domain::IdentifierType> OwnIdType(const policies::System& sys, std::string* qualifier) {
   qualifier->clear();
   switch (sys.kind) {
     case policies::SystemKind::kShopify:
-      if (const auto* o = std::get_if<policies::ShopifyOptions>(&sys.options)) *qualifier = o->shop_domain;
+      if (const auto* o = std::get_if<policies::ShopifyOptions>(&sys.options)) *qualifier = Lower(o->shop_domain);
       return domain::IdentifierType::kShopifyCustomer;
-    case policies::SystemKind::kWooCommerce: return domain::IdentifierType::kWooCommerceCustomer;
+    case policies::SystemKind::kWooCommerce:
+      *qualifier = sys.base_url;
+      return domain::IdentifierType::kWooCommerceCustomer;
     case policies::SystemKind::kHubSpot: return domain::IdentifierType::kHubSpotContact;
     case policies::SystemKind::kSalesforce: {
       const auto* o = std::get_if<policies::SalesforceOptions>(&sys.options);
@@ -64,7 +74,7 @@ std::optional<domain::IdentifierType> OwnIdType(const policies::System& sys, std
     }
     case policies::SystemKind::kKlaviyo: return domain::IdentifierType::kKlaviyoProfile;
     case policies::SystemKind::kMailchimp:
-      if (const auto* o = std::get_if<policies::MailchimpOptions>(&sys.options)) *qualifier = o->list_id;
+      if (const auto* o = std::get_if<policies::MailchimpOptions>(&sys.options)) *qualifier = Lower(o->list_id);
       return domain::IdentifierType::kMailchimpMember;
     case policies::SystemKind::kWebhook: return std::nullopt;
   }
@@ -460,6 +470,8 @@ adapters::Request Dispatcher::BuildRequest(const Lane& lane, const OutboxRow& ro
   // of this instance, for kinds qualified by shop or audience).
   std::string qualifier;
   const std::optional<domain::IdentifierType> own = OwnIdType(lane.target.system, &qualifier);
+  // A WooCommerce id of any site (its base URL is not normalized here).
+  if (lane.target.system.kind == policies::SystemKind::kWooCommerce) qualifier.clear();
   for (const domain::NormalizedIdentifier& id : ids) {
     const domain::IdentifierType t = id.kind.type();
     if (t == domain::IdentifierType::kEmail && req.customer.email.empty()) {

@@ -610,6 +610,38 @@ TEST_CASE("when the learner's transaction fails the row stays open and is delive
   CHECK(env.Entries("delivery.outcome").size() == 1);
 }
 
+TEST_CASE("a WooCommerce id is learned under the site of the system's base URL, a Shopify id under its shop") {
+  PropagationEnv env;
+  env.policy->systems["alpha"].kind = policies::SystemKind::kWooCommerce;
+  env.policy->systems["alpha"].options = policies::WooCommerceOptions{};
+  env.policy->systems["alpha"].base_url = "https://Shop.Example.com/store";
+  policies::ShopifyOptions shop;
+  shop.shop_domain = "My-Shop.myshopify.com";
+  env.policy->systems["beta"].kind = policies::SystemKind::kShopify;
+  env.policy->systems["beta"].options = shop;
+  auto fake = Fake();
+  fake->SetScript([](const FakeAdapter::Call&) {
+    adapters::Outcome o = Done();
+    o.system_id = "77";
+    return o;
+  });
+  env.Consent(env.Subject("ada@example.com"), "email_marketing", true);  // alpha and beta
+  auto d = env.MakeDispatcher({}, {{"alpha", fake}, {"beta", fake}});
+  std::vector<domain::Identifier> learned;
+  d->SetLearner([&](const domain::Sid&, const domain::Identifier& id, std::vector<ledger::NewEntry> entries,
+                    ledger::WriteHook hook) -> Status {
+    learned.push_back(id);
+    return env.writer().Write(std::move(entries), std::move(hook));
+  });
+  REQUIRE(*d->RunOnce("alpha") == 1);
+  REQUIRE(*d->RunOnce("beta") == 1);
+  REQUIRE(learned.size() == 2);
+  CHECK(learned[0].kind.type() == IdentifierType::kWooCommerceCustomer);
+  CHECK(learned[0].qualifier == "https://Shop.Example.com/store");  // the registry normalizes it
+  CHECK(learned[1].kind.type() == IdentifierType::kShopifyCustomer);
+  CHECK(learned[1].qualifier == "my-shop.myshopify.com");
+}
+
 TEST_CASE("a webhook system or an id the vault already had learns nothing") {
   PropagationEnv env;
   auto beta = Fake();  // a webhook: no ids of its own
@@ -630,6 +662,30 @@ TEST_CASE("a webhook system or an id the vault already had learns nothing") {
   REQUIRE(*d->RunOnce("beta") == 1);
   CHECK(learned_calls == 0);
   CHECK(OnlyRow(env, "beta").state == RowState::kDone);
+
+  // A HubSpot system whose id for the subject the vault already holds.
+  PropagationEnv env2;
+  MakeAlphaHubSpot(env2);
+  domain::Sid known = env2.Subject("bob@example.com");
+  env2.identities[known].push_back(
+      domain::NormalizedIdentifier{domain::IdentifierKind(IdentifierType::kHubSpotContact), "", "55"});
+  env2.Consent(known, "email_marketing", true);
+  auto alpha = Fake();
+  alpha->SetScript([](const FakeAdapter::Call& c) {
+    adapters::Outcome o = Done();
+    o.system_id = c.request.customer.system_id;
+    return o;
+  });
+  auto d2 = env2.MakeDispatcher({}, {{"alpha", alpha}});
+  d2->SetLearner([&](const domain::Sid&, const domain::Identifier&, std::vector<ledger::NewEntry> entries,
+                     ledger::WriteHook hook) -> Status {
+    ++learned_calls;
+    return env2.writer().Write(std::move(entries), std::move(hook));
+  });
+  REQUIRE(*d2->RunOnce("alpha") == 1);
+  REQUIRE(alpha->calls().size() == 1);
+  CHECK(alpha->calls()[0].request.customer.system_id == "55");
+  CHECK(learned_calls == 0);
 }
 
 TEST_CASE("a policy reload starts a lane for a new system and stops a removed system's lane, whose rows wait") {
