@@ -674,5 +674,35 @@ TEST_CASE("Under throttling storms, 5xx, dropped connections and expired tokens 
   WARN("six systems under faults: " << std::chrono::duration<double>(SteadyClock::now() - t0).count() << " s");
 }
 
+TEST_CASE("With Shopify's erasure_confirmation on_accept the accepted erasure request counts as done while Shopify "
+          "still holds the customer",
+          "[integration][e2e]") {
+  Fleet fleet;
+  const std::string email = "slow-erasure-e2e@example.org";
+  fleet.SeedCustomer(email);
+  fleet.emu["shopify"]->Seed({{"erasure_delay_ms", 600000}});  // Shopify erases days later
+  Consentd svc(fleet, {{"shopify", {{"erasure_confirmation", "on_accept"}}}});
+  svc.Consent(email, true, 1767225600);
+  REQUIRE(svc.WaitDrained(30));
+  json file = {{"identifiers", json::array({{{"kind", "email"}, {"value", email}}})},
+               {"channel", "email"},
+               {"jurisdiction", "gdpr"},
+               {"verified", true}};
+  auto filed = svc.h->Client()->Post("/v1/erasure-requests", Bearer(svc.officer), file.dump(), "application/json");
+  REQUIRE(filed);
+  REQUIRE(filed->status == 201);
+  const json closed = svc.WaitClosed(ParseJson(filed->body)["id"], 40);
+  INFO(closed.dump());
+  CHECK(closed["state"] == "completed");
+  CHECK(Find(closed["systems"], "system", "shopify")["status"] == "confirmed");
+  // Shopify accepted the request and has not erased yet; with the default
+  // (customer_gone) the request would still be waiting for it.
+  const json shop = fleet.emu["shopify"]->State();
+  CHECK(Find(shop["erasure_requests"], "customer_id", fleet.shopify_id[email])["status"] == "pending");
+  CHECK_FALSE(Find(shop["customers"], "email", email).is_null());
+  CHECK(Find(fleet.emu["woocommerce"]->State()["customers"], "email", email).is_null());
+  REQUIRE(svc.h->Stop() == 0);
+}
+
 }  // namespace
 }  // namespace consentd::e2e
