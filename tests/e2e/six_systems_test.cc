@@ -17,6 +17,8 @@
 //      system, and the systems that keep a write history (HubSpot,
 //      Salesforce) saw each subject's changes in ledger order; an erasure
 //      under the same faults completes everywhere.
+//   3. With Shopify's erasure_confirmation "on_accept", an accepted Shopify
+//      erasure request counts as done before Shopify has erased.
 //
 // After the erasure, the erasure service may send the erasure again to the
 // system that re-created the person (the tombstone policy): the test allows
