@@ -116,6 +116,24 @@ struct Service {
     REQUIRE(h->Start());
   }
 
+  // With a policy document of its own and credential files (path under
+  // the key directory -> content).
+  Service(const json& policy, const std::map<std::string, std::string>& credentials) {
+    const std::string path = policy_dir.path() + "/policy.json";
+    std::ofstream(path) << policy.dump(2);
+    consentd::testing::HarnessOptions o;
+    o.config_overrides["policies"] = json::array({path});
+    o.config_overrides["propagation"] = {{"backoff_base_ms", 20}, {"backoff_cap_ms", 300}, {"poll_interval_ms", 100}};
+    h = ServiceHarness::Create(o);
+    for (const auto& [file, content] : credentials) {
+      std::filesystem::create_directories(std::filesystem::path(h->key_dir() + "/" + file).parent_path());
+      std::ofstream(h->key_dir() + "/" + file) << content << "\n";
+    }
+    officer = h->CreateToken("officer", "officer");
+    admin = h->CreateToken("admin", "admin");
+    REQUIRE(h->Start());
+  }
+
   void PostBulk(const std::vector<json>& events) {
     auto c = h->Client();
     for (size_t i = 0; i < events.size(); i += 500) {
@@ -388,6 +406,46 @@ TEST_CASE("SIGHUP reloads the policy: a new system gets a lane, a removed system
   REQUIRE(::kill(svc.h->pid(), SIGHUP) == 0);
   REQUIRE(svc.WaitDrained({"hook-a", "hook-b"}, 60));
   CHECK(fleet.emulators["hook-a"]->State()["events"].size() == 10);
+  CHECK(svc.h->Stop() == 0);
+}
+
+TEST_CASE("against the Shopify emulator the customer id found by the first delivery is kept and the next one skips the lookup",
+          "[integration]") {
+  auto shop = EmulatorProcess::Start("shopify");
+  REQUIRE(shop != nullptr);
+  shop->Seed({{"access_token", "shpat_learn"}, {"customers", {{{"id", "1001"}, {"email", "learn@example.com"}}}}});
+  json system = {{"kind", "shopify"},
+                 {"base_url", shop->base_url()},
+                 {"credentials", {{"access_token", "credentials/shopify/access_token"}}},
+                 {"receives", {"email_marketing"}},
+                 {"rate_limit", {{"requests_per_second", 200}, {"burst", 20}}},
+                 {"concurrency", 2},
+                 {"options", {{"shop_domain", "learn-store.myshopify.com"}}}};
+  json policy = {{"format", "consentd.policy/v1"},
+                 {"purposes",
+                  {{"email_marketing", {{"channel", "email"}, {"legal_basis", "consent"}, {"default", "denied"}}}}},
+                 {"systems", {{"shopify", system}}}};
+  Service svc(policy, {{"credentials/shopify/access_token", "shpat_learn"}});
+  auto consent_of = [&] {
+    const json state = shop->State();  // alive while iterating
+    for (const json& c : state["customers"]) {
+      if (c["id"] == "1001") return c["email_marketing_consent"]["state"].get<std::string>();
+    }
+    return std::string("missing");
+  };
+  svc.PostBulk({Event("learn@example.com", true, 1700000000)});
+  REQUIRE(svc.WaitDrained({"shopify"}, 60));
+  CHECK(consent_of() == "subscribed");
+  svc.PostBulk({Event("learn@example.com", false, 1700000100)});
+  REQUIRE(svc.WaitDrained({"shopify"}, 60));
+  CHECK(consent_of() == "unsubscribed");
+  const json ops = shop->State()["operations"];
+  INFO(ops.dump());
+  CHECK(ops.value("customers", 0) == 1);  // one lookup by email for two deliveries
+  CHECK(ops.value("customerEmailMarketingConsentUpdate", 0) == 2);
+  // The learned id is a linked identifier (kind only in the ledger), never in an outcome.
+  CommandResult verify = Consentctl({"ledger", "verify", "--data-dir", svc.h->data_dir()});
+  CHECK(verify.exit_code == 0);
   CHECK(svc.h->Stop() == 0);
 }
 
