@@ -17,6 +17,8 @@
 #     BURST/2; achieved delivery rate per system / RATE, and the emulator's
 #     "throttled" count (429s caused by exceeding RATE), which must be 0.
 # PHASES=unlimited (or limited) runs one phase only (default: both).
+# CONCURRENCY sets each system's delivery concurrency (default 8; see
+# docs/benchmarks.md for 8 against 16 in the unlimited phase).
 # Binds 127.0.0.1 only; stops every process it starts.
 set -euo pipefail
 
@@ -54,9 +56,9 @@ start_emulator() {  # $1: out file for the port
   echo "emulator did not start" >&2; exit 3
 }
 
-# run NAME RPS_POLICY BURST_POLICY EMULATOR_FAULTS_JSON
+# run NAME RPS_POLICY BURST_POLICY EMULATOR_FAULTS_JSON CONCURRENCY
 run() {
-  local name=$1 rps=$2 burst=$3 faults=$4
+  local name=$1 rps=$2 burst=$3 faults=$4 conc=$5
   local dir=$TMP/$name
   mkdir -p "$dir"
   "$CTL" init --data-dir "$dir/data" --origin "bench.example/$name" >/dev/null
@@ -69,9 +71,9 @@ run() {
     curl -sf -X POST "http://127.0.0.1:${ports[$s]}/_emulator/faults" -d "$faults" >/dev/null
     mkdir -p "$keys/credentials/$s"
     printf 'whsec_bench\n' >"$keys/credentials/$s/signing_secret"
-    systems_json=$(jq -c --arg id "$s" --arg url "http://127.0.0.1:${ports[$s]}/hooks" --argjson rps "$rps" --argjson burst "$burst" \
+    systems_json=$(jq -c --arg id "$s" --arg url "http://127.0.0.1:${ports[$s]}/hooks" --argjson rps "$rps" --argjson burst "$burst" --argjson conc "$conc" \
       '. + {($id): {kind: "webhook", base_url: $url, credentials: {signing_secret: ("credentials/" + $id + "/signing_secret")},
-                   receives: ["email_marketing"], rate_limit: {requests_per_second: $rps, burst: $burst}, concurrency: 8}}' <<<"$systems_json")
+                   receives: ["email_marketing"], rate_limit: {requests_per_second: $rps, burst: $burst}, concurrency: $conc}}' <<<"$systems_json")
   done
   jq -n --argjson systems "$systems_json" '{format: "consentd.policy/v1",
       purposes: {email_marketing: {channel: "email", legal_basis: "consent", default: "denied"}}, systems: $systems}' >"$dir/policy.json"
@@ -147,8 +149,8 @@ PY
   kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true
 }
 
-case ${PHASES:-unlimited,limited} in *unlimited*) run unlimited 100000 10000 '{}' ;; esac
+case ${PHASES:-unlimited,limited} in *unlimited*) run unlimited 100000 10000 '{}' "${CONCURRENCY:-8}" ;; esac
 rps=$(python3 -c "print($RATE*0.97)")
 case ${PHASES:-unlimited,limited} in
-  *,limited*|limited*) run limited "$rps" "$(( BURST / 2 > 0 ? BURST / 2 : 1 ))" "{\"rate_limit\":{\"rps\":$RATE,\"burst\":$BURST}}" ;;
+  *,limited*|limited*) run limited "$rps" "$(( BURST / 2 > 0 ? BURST / 2 : 1 ))" "{\"rate_limit\":{\"rps\":$RATE,\"burst\":$BURST}}" "${CONCURRENCY:-8}" ;;
 esac

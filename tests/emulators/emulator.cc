@@ -26,6 +26,11 @@ Emulator::Emulator(std::string kind) : kind_(std::move(kind)), rng_(1), bucket_t
     WriteJson(res, 500, {{"error", "emulator exception"}});
   });
   server_.set_tcp_nodelay(true);
+  // Real APIs take many concurrent connections. cpp-httplib holds a worker
+  // thread per keep-alive connection and its default pool has 8, so a 9th
+  // concurrent client would wait for a whole keep-alive period: a stall no
+  // real system shows, which made benchmark tails measure the emulator.
+  server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
 
   server_.Get("/_emulator/state", [this](const httplib::Request&, httplib::Response& res) {
     std::lock_guard<std::mutex> lock(mu_);
