@@ -941,12 +941,16 @@ Result<size_t> ErasureService::ShredBatch(const std::vector<std::pair<std::strin
   if (reports.ok()) {
     for (const identity::ShredReport& r : *reports) shredded[r.root] = r.shredded.size();
     checkpointed = !reports->empty();
-  } else if (reports.status().code() != StatusCode::kUnavailable) {
+  } else if (reports.status().code() == StatusCode::kUnavailable) {
+    // Shredded, but readers kept the WAL busy through the checkpoint's
+    // retries: report nothing; the next round checkpoints before reporting.
+    return reports.status();
+  } else {
     return reports.status();  // nothing was shredded
   }
   if (!checkpointed) {
-    // Shredded earlier or just now, but the checkpoint did not happen (or
-    // waited for readers too long): make it now, or report nothing.
+    // Shredded in an earlier round (or before a crash) whose checkpoint did
+    // not happen: make it now, or report nothing.
     Status cp = subjects_.CheckpointWal();
     if (!cp.ok()) return cp.WithContext("shred committed; WAL checkpoint incomplete, retried next round");
   }

@@ -4,6 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <thread>
 
 #include "src/erasure/deadlines.h"
 #include "tests/erasure/canary_scan.h"
@@ -516,6 +520,72 @@ TEST_CASE("Requests list by due date, with state, due-before and overdue filters
   env.clock().Set(EndOfDayMillis(c.due));
   CHECK(env.erasure().List(overdue)->size() == 2);
   CHECK(env.erasure().Stats()->overdue == 2);
+}
+
+}  // namespace
+}  // namespace consentd::erasure
+
+namespace consentd::erasure {
+namespace {
+
+TEST_CASE("Shreds of one round share one checkpoint and are reported only once it succeeded", "[erasure][shred]") {
+  ErasureEnv env;
+  const std::vector<std::string> emails = {"Wanda.Batch-1@Erase-Example.org", "Wanda.Batch-2@Erase-Example.org",
+                                           "Wanda.Batch-3@Erase-Example.org"};
+  std::vector<std::string> ids;
+  for (const std::string& e : emails) {
+    ids.push_back(env.FileVerified(e));
+    env.ConfirmAll(ids.back());
+  }
+  // A reader in the middle of a read transaction keeps the WAL from being
+  // checkpointed and truncated. While it reads, the subjects get shredded
+  // (one transaction for the three) but no shred is reported; it ends its
+  // read once it has seen that, and the waiting checkpoint then succeeds.
+  sqlite3* reader = nullptr;
+  REQUIRE(sqlite3_open_v2(env.db_path().c_str(), &reader, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM ledger_entries;", nullptr, nullptr, nullptr) == SQLITE_OK);
+  int64_t shredded_while_reading = -1, reported_while_reading = -1;
+  std::thread releaser([&] {
+    auto count = [&](const char* sql) {
+      sqlite3* db = nullptr;
+      int64_t n = -1;
+      if (sqlite3_open_v2(env.db_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+          n = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+      }
+      sqlite3_close(db);
+      return n;
+    };
+    for (int i = 0; i < 400 && shredded_while_reading < 3; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      shredded_while_reading = count("SELECT count(*) FROM identity_subjects WHERE state = 2");
+    }
+    reported_while_reading = count("SELECT count(*) FROM erasure_requests WHERE shredded_ms > 0");
+    sqlite3_exec(reader, "COMMIT;", nullptr, nullptr, nullptr);
+  });
+  Result<size_t> done = env.erasure().ProcessReady();
+  releaser.join();
+  REQUIRE(sqlite3_close(reader) == SQLITE_OK);
+  CHECK(shredded_while_reading == 3);
+  CHECK(reported_while_reading == 0);
+  INFO(done.status().ToString());
+  REQUIRE(done.ok());
+  CHECK(*done == 3);
+  CHECK(env.Payloads("subject.shredded").size() == 3);
+  CHECK(env.Payloads("erasure.shredded").size() == 3);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Result<ErasureRequest> r = env.erasure().Get(ids[i]);
+    REQUIRE(r.ok());
+    CHECK(r->state == RequestState::kCompleted);
+    CHECK(r->shredded_ms > 0);
+    CHECK(testing::ScanForValue(env.data_dir(), emails[i]).empty());
+  }
+  Result<size_t> again = env.erasure().ProcessReady();
+  REQUIRE(again.ok());
+  CHECK(*again == 0);  // nothing owed: no second report
 }
 
 }  // namespace
