@@ -10,8 +10,9 @@
 //      verified over the API erases the customer in every system, completes,
 //      and its certificate verifies offline; then a signed Shopify
 //      customers/create webhook carrying the erased email is answered 200 and
-//      re-creates nothing (blocked and recorded); the data directory holds no
-//      raw email; the ledger verifies.
+//      re-creates nothing (blocked and recorded; the erasure is queued again
+//      for Shopify only), nor does an import row with it; the data
+//      directory holds no raw email; the ledger verifies.
 //   2. Under 429 + Retry-After storms, 5xx, dropped connections and expired
 //      tokens, several subjects' flip-flopping consents converge in every
 //      system, and the systems that keep a write history (HubSpot,
@@ -502,11 +503,15 @@ TEST_CASE("A consent opt-in and opt-out reach all six systems, an erasure emptie
   CHECK(svc.Count("identity_subjects") == subjects);
   CHECK(svc.Count("identity_identifiers") == identifiers);
   CHECK(svc.Count("consent_events") == consents);
-  // No fan-out of the blocked consent. The erasure service may queue the
-  // erasure again for the system that re-created the person (the tombstone
-  // policy's resend_erasure_on_recreation): an erase row for shopify only.
+  // No fan-out of the blocked consent. The consent-carrying payload (2024-10)
+  // makes the erasure service queue the erasure again for the system that
+  // re-created the person (the tombstone policy's default
+  // resend_erasure_on_recreation): exactly one erase row, for shopify only.
+  // The 2025-01 link is blocked by the registry's guard, which does not
+  // know the sending system, and re-sends nothing (docs/erasure.md).
   const json added = svc.OutboxAfter(last_outbox_id);
   INFO("new outbox rows: " << added.dump());
+  CHECK(added.size() == 1);
   for (const json& row : added) {
     CHECK(row["kind"] == "erasure");
     CHECK(row["system"] == "shopify");
@@ -519,7 +524,25 @@ TEST_CASE("A consent opt-in and opt-out reach all six systems, an erasure emptie
   CHECK(ParseJson(replay->body)["events"][0]["outcome"] == "replayed");
 
   REQUIRE(svc.h->Stop() == 0);
-  CHECK(LedgerCount(*svc.h, work, "erasure.recreation_blocked") == 2);
+  // A backfill brings the person back too: an import row with the erased
+  // email is rejected and recorded, and creates nothing.
+  {
+    json row = {{"identifiers", json::array({{{"kind", "email"}, {"value", email}}})},
+                {"purpose", "email_marketing"},
+                {"decision", "granted"},
+                {"occurred_at", now},
+                {"source", {{"system", "shopify"}, {"method", "import"}}},
+                {"event_id", "e2e-return-import"}};
+    std::ofstream(work.path() + "/return.jsonl") << row.dump() << "\n";
+    CommandResult imp = Consentctl({"import", work.path() + "/return.jsonl", "--data-dir", svc.h->data_dir()});
+    INFO(imp.out << imp.err);
+    CHECK(imp.exit_code == 1);  // the row was rejected
+    CHECK((imp.out + imp.err).find("ada.e2e") == std::string::npos);
+  }
+  CHECK(svc.Count("identity_subjects") == subjects);
+  CHECK(svc.Count("identity_identifiers") == identifiers);
+  CHECK(svc.Count("consent_events") == consents);
+  CHECK(LedgerCount(*svc.h, work, "erasure.recreation_blocked") == 3);
   CHECK(LedgerCount(*svc.h, work, "delivery.outcome") >= 3 * kSystems.size());  // in, out, erase
   CommandResult lv = Consentctl({"ledger", "verify", "--data-dir", svc.h->data_dir()});
   INFO(lv.out << lv.err);
