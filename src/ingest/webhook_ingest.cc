@@ -213,6 +213,26 @@ Result<std::vector<EventResult>> WebhookIngest::Process(const WebhookInstance& w
         result.outcome = "ignored:nothing_to_link";
         break;
       }
+      // The recreation guard first, with the sending system as the source:
+      // a link naming an erased person is blocked and recorded, and the
+      // tombstone policy may re-send the erasure to this system (it still
+      // holds the customer). The registry's own guard below cannot: it does
+      // not know the sender.
+      if (service::RecreationGuard* guard = deps_.consents->recreation_guard()) {
+        domain::ConsentSource source;
+        source.system = w.id;
+        source.method = domain::ConsentMethod::kWebhook;
+        Status g = guard->Check(ids, source);
+        if (g.code() == StatusCode::kFailedPrecondition) {
+          result.outcome = "blocked";
+          break;
+        }
+        if (g.code() == StatusCode::kInvalidArgument) {
+          result.outcome = "rejected";
+          break;
+        }
+        if (!g.ok()) return g;
+      }
       identity::ResolveOptions o;
       o.create_if_missing = false;
       Result<identity::Resolution> res = deps_.subjects->Resolve(ids, o);

@@ -207,6 +207,10 @@ class ConsentService {
 
   std::shared_ptr<const policies::PolicySet> policy() const;
   void SetPolicy(std::shared_ptr<const policies::PolicySet> policy);
+  // The guard given at construction (may be null), for other paths that
+  // bring identifiers from a named source (webhook links), so that a
+  // blocked attempt is recorded with its source like a consent's.
+  RecreationGuard* recreation_guard() const { return guard_; }
 
   // Validates the caller-supplied text fields of an event (formats only).
   static Status ValidateEventFormat(const ConsentEvent& event);

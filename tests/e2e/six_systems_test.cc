@@ -489,7 +489,9 @@ TEST_CASE("A consent opt-in and opt-out reach all six systems, an erasure emptie
                          {"email_marketing_consent",
                           {{"state", "subscribed"}, {"opt_in_level", "single_opt_in"}, {"consent_updated_at", now}}},
                          {"admin_graphql_api_id", "gid://shopify/Customer/7700000000001"}};
-  for (const std::string& version : {std::string("2024-10"), std::string("2025-01")}) {
+  // The 2025-01 link first: the erasure is queued again for Shopify by that
+  // one; the 2024-10 consent within the re-send interval adds nothing.
+  for (const std::string& version : {std::string("2025-01"), std::string("2024-10")}) {
     INFO("X-Shopify-API-Version " << version);
     auto r = svc.ShopifyWebhook("customers/create", customer.dump(), "wh-return-" + version, version);
     REQUIRE(r);
@@ -499,16 +501,18 @@ TEST_CASE("A consent opt-in and opt-out reach all six systems, an erasure emptie
     REQUIRE(body["events"].size() == 1);
     CHECK(body["events"][0]["outcome"] == "blocked");
     CHECK(r->body.find("ada.e2e") == std::string::npos);
+    const json resent = svc.OutboxAfter(last_outbox_id);
+    INFO("new outbox rows: " << resent.dump());
+    CHECK(resent.size() == 1);
   }
   CHECK(svc.Count("identity_subjects") == subjects);
   CHECK(svc.Count("identity_identifiers") == identifiers);
   CHECK(svc.Count("consent_events") == consents);
-  // No fan-out of the blocked consent. The consent-carrying payload (2024-10)
-  // makes the erasure service queue the erasure again for the system that
-  // re-created the person (the tombstone policy's default
-  // resend_erasure_on_recreation): exactly one erase row, for shopify only.
-  // The 2025-01 link is blocked by the registry's guard, which does not
-  // know the sending system, and re-sends nothing (docs/erasure.md).
+  // No fan-out of the blocked consent. The first blocked attempt makes the
+  // erasure service queue the erasure again for the system that re-created
+  // the person (the tombstone policy's default resend_erasure_on_recreation,
+  // at most once per resend_min_interval): exactly one erase row, for
+  // shopify only.
   const json added = svc.OutboxAfter(last_outbox_id);
   INFO("new outbox rows: " << added.dump());
   CHECK(added.size() == 1);
