@@ -52,6 +52,7 @@
 #include "src/base/time_format.h"
 #include "tests/api/service_harness.h"
 #include "tests/emulators/emulator_process.h"
+#include "tests/e2e/six_systems_fleet.h"
 #include "tests/erasure/canary_scan.h"
 
 namespace consentd::e2e {
@@ -67,83 +68,10 @@ using consentd::testing::TempDir;
 using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
-// Instance ids are the kinds' names.
-const std::vector<std::string> kSystems = {"shopify", "woocommerce", "hubspot", "salesforce", "klaviyo", "mailchimp"};
-constexpr char kShopDomain[] = "e2e-store.myshopify.com";
-constexpr char kShopifyWebhookSecret[] = "e2e-shopify-webhook-secret";
-constexpr char kHubSpotSubscription[] = "7";
-constexpr char kMailchimpList[] = "L1";
-
-// The secret value of each credential file, by system and credential name;
-// the emulators are seeded to accept exactly these.
-const std::map<std::string, std::map<std::string, std::string>>& Credentials() {
-  static const auto* creds = new std::map<std::string, std::map<std::string, std::string>>{
-      {"shopify", {{"access_token", "shpat_emulator"}, {"webhook_secret", kShopifyWebhookSecret}}},
-      {"woocommerce", {{"consumer_key", "ck_emulator"}, {"consumer_secret", "cs_emulator"}}},
-      {"hubspot", {{"access_token", "pat-na1-e2e"}}},
-      {"salesforce",
-       {{"access_token", "initial-token"}, {"client_id", "cid"}, {"client_secret", "csecret"}, {"refresh_token", "rt"}}},
-      {"klaviyo", {{"api_key", "pk_e2e"}}},
-      {"mailchimp", {{"api_key", "e2e-key-us6"}}},
-  };
-  return *creds;
-}
-
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// The six emulators, seeded with their credentials.
-struct Fleet {
-  std::map<std::string, std::unique_ptr<EmulatorProcess>> emu;
-  int next_shopify_id = 1001;
-  int next_woo_id = 25;
-  int next_hubspot_id = 101;
-  std::map<std::string, std::string> shopify_id;  // email -> customer id
-  std::map<std::string, int> woo_id;
-
-  Fleet() {
-    for (const std::string& id : kSystems) {
-      emu[id] = EmulatorProcess::Start(id);
-      REQUIRE(emu[id] != nullptr);
-    }
-    emu["shopify"]->Seed({{"access_token", "shpat_emulator"}, {"erasure_delay_ms", 0}});
-    emu["hubspot"]->Seed({{"access_token", "pat-na1-e2e"}, {"subscription_types", {kHubSpotSubscription}}});
-    emu["salesforce"]->Seed({{"oauth", {{"client_id", "cid"}, {"client_secret", "csecret"}, {"refresh_token", "rt"}}},
-                             {"access_token", "initial-token"}});
-    emu["klaviyo"]->Seed({{"api_key", "pk_e2e"}, {"job_delay_ms", 50}});
-    emu["mailchimp"]->Seed({{"api_key", "e2e-key-us6"}});
-  }
-
-  // The customer record in the systems where consentd updates an existing
-  // record (Shopify, WooCommerce and Salesforce look the customer up by
-  // email; HubSpot's GDPR delete removes the contact). Klaviyo profiles and
-  // Mailchimp members are created by the first subscription write.
-  void SeedCustomer(const std::string& email) {
-    const std::string sid = std::to_string(next_shopify_id++);
-    shopify_id[email] = sid;
-    emu["shopify"]->Seed({{"customers", {{{"id", sid}, {"email", email}}}}});
-    const int wid = next_woo_id++;
-    woo_id[email] = wid;
-    emu["woocommerce"]->Seed({{"customers", {{{"id", wid}, {"email", email}, {"first_name", "E2E"}}}}});
-    emu["hubspot"]->Seed({{"contacts", {{{"id", std::to_string(next_hubspot_id++)}, {"email", email}}}}});
-    emu["salesforce"]->Seed({{"records", {{{"type", "Contact"}, {"Email", email}, {"HasOptedOutOfEmail", false}}}}});
-  }
-
-  // Klaviyo applies jobs after job_delay_ms: its state once none is queued.
-  json KlaviyoSettled() const {
-    json state;
-    for (int i = 0; i < 100; ++i) {
-      state = emu.at("klaviyo")->State();
-      bool queued = false;
-      for (const json& j : state["jobs"]) queued = queued || j["status"] == "queued";
-      if (!queued) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return state;
-  }
-};
 
 // Finds the element of `array` whose `key` equals `value` (null if none).
 json Find(const json& array, const std::string& key, const json& value) {
@@ -195,42 +123,6 @@ SystemView ViewOf(const Fleet& f, const std::string& email) {
   return v;
 }
 
-// The policy: one email purpose received by all six systems (200 requests/s
-// each: the faults, not the rate limits, are under test). `options` maps a
-// system id to members added to its options.
-std::string WritePolicy(const TempDir& dir, const Fleet& f, const json& options) {
-  json systems = json::object();
-  for (const std::string& id : kSystems) {
-    json s = {{"kind", id},
-              {"base_url", f.emu.at(id)->base_url()},
-              {"credentials", json::object()},
-              {"receives", {"email_marketing"}},
-              {"rate_limit", {{"requests_per_second", 200}, {"burst", 20}}},
-              {"concurrency", 4}};
-    for (const auto& [name, value] : Credentials().at(id)) {
-      (void)value;
-      s["credentials"][name] = "credentials/" + id + "/" + name;
-    }
-    s["options"] = json::object();
-    if (id == "shopify") s["options"]["shop_domain"] = kShopDomain;
-    if (id == "shopify") s["may_grant"] = {"email_marketing"};
-    if (id == "hubspot") s["options"]["subscription_ids"] = {{"email_marketing", kHubSpotSubscription}};
-    if (id == "salesforce") s["options"]["fields"] = {{"email_marketing", {{"name", "HasOptedOutOfEmail"}}}};
-    if (id == "mailchimp") s["options"]["list_id"] = kMailchimpList;
-    if (options.contains(id)) s["options"].update(options[id]);
-    if (s["options"].empty()) s.erase("options");
-    systems[id] = s;
-  }
-  json policy = {{"format", "consentd.policy/v1"},
-                 {"purposes",
-                  {{"email_marketing", {{"channel", "email"}, {"legal_basis", "consent"}, {"default", "denied"}}}}},
-                 {"systems", systems},
-                 {"jurisdictions", {{"gdpr", {{"response", {{"months", 1}}}, {"extension", {{"months", 2}}}}}}}};
-  const std::string path = dir.path() + "/policy.json";
-  std::ofstream(path) << policy.dump(2);
-  return path;
-}
-
 // consentd with that policy, the credential files and two tokens.
 struct Consentd {
   TempDir policy_dir;
@@ -240,19 +132,14 @@ struct Consentd {
 
   Consentd(const Fleet& fleet, const json& options) {
     consentd::testing::HarnessOptions o;
-    o.config_overrides["policies"] = json::array({WritePolicy(policy_dir, fleet, options)});
+    o.config_overrides["policies"] = json::array({WritePolicy(policy_dir.path(), fleet, options)});
     o.config_overrides["propagation"] = {{"backoff_base_ms", 20},
                                          {"backoff_cap_ms", 300},
                                          {"max_attempts", 1000},
                                          {"confirm_interval_ms", 100},
                                          {"poll_interval_ms", 50}};
     h = ServiceHarness::Create(o);
-    for (const auto& [id, creds] : Credentials()) {
-      std::filesystem::create_directories(h->key_dir() + "/credentials/" + id);
-      for (const auto& [name, value] : creds) {
-        std::ofstream(h->key_dir() + "/credentials/" + id + "/" + name) << value << "\n";
-      }
-    }
+    WriteCredentials(h->key_dir());
     officer = h->CreateToken("officer", "officer");
     admin = h->CreateToken("admin", "admin");
     REQUIRE(h->Start());

@@ -1,10 +1,15 @@
 // erasure_bench: N erasure requests through the real consentd to S emulated
-// downstream systems (signed-webhook receivers, consentd-emulator), at a
-// given per-system rate limit. Reports the time until every request is
-// completed, shredded and certified, and the per-request latency (received
-// -> shredded, from the request's own times) as median and p95.
+// downstream systems, at a given per-system rate limit. Reports the time
+// until every request is completed, shredded and certified, and the
+// per-request latency (received -> shredded, from the request's own times)
+// as median and p95.
 //
 //   erasure_bench [requests=1000] [systems=6] [rate_per_system=1000] [concurrency=8]
+//
+// `systems` is a number of signed-webhook receivers (consentd-emulator
+// --kind webhook), or "six": the emulators of Shopify, WooCommerce,
+// HubSpot, Salesforce, Klaviyo and Mailchimp, each seeded with every
+// customer, so that each erasure is a real delete in each system's API.
 //
 // Results go to docs/benchmarks.md "Erasure (issue 7)".
 #include <algorithm>
@@ -25,6 +30,7 @@
 
 #include "src/base/time_format.h"
 #include "tests/api/service_harness.h"
+#include "tests/e2e/six_systems_fleet.h"
 #include "tests/emulators/emulator_process.h"
 
 using consentd::emulators::EmulatorProcess;
@@ -46,6 +52,8 @@ double Quantile(std::vector<double> v, double q) {
 }
 
 int Run(int requests, int nsystems, double rate, int concurrency) {
+  const bool six = nsystems == 0;  // the six system kinds
+  std::unique_ptr<consentd::e2e::Fleet> fleet;
   std::vector<std::unique_ptr<EmulatorProcess>> emus;
   json systems = json::object();
   for (int i = 0; i < nsystems; ++i) {
@@ -60,19 +68,36 @@ int Run(int requests, int nsystems, double rate, int concurrency) {
         {"rate_limit", {{"requests_per_second", rate}, {"burst", std::max(1, static_cast<int>(rate / 10))}}},
         {"concurrency", 8}};
   }
+  auto email_of = [](int i) { return "bench" + std::to_string(i) + "@example.org"; };
   TempDir dir;
-  json policy = {{"format", "consentd.policy/v1"},
-                 {"purposes", {{"email_marketing", {{"channel", "email"}, {"legal_basis", "consent"}, {"default", "denied"}}}}},
-                 {"systems", systems},
-                 {"jurisdictions", {{"gdpr", {{"response", {{"months", 1}}}, {"extension", {{"months", 2}}}}}}}};
-  std::ofstream(dir.path() + "/policy.json") << policy.dump(2);
+  std::string policy_path = dir.path() + "/policy.json";
+  if (six) {
+    fleet = std::make_unique<consentd::e2e::Fleet>();
+    std::vector<std::string> emails;
+    for (int i = 0; i < requests; ++i) emails.push_back(email_of(i));
+    fleet->SeedCustomers(emails);
+    policy_path = consentd::e2e::WritePolicy(dir.path(), *fleet, json::object(), rate,
+                                             std::max(1, static_cast<int>(rate / 10)), 8);
+    nsystems = static_cast<int>(consentd::e2e::kSystems.size());
+  } else {
+    json policy = {{"format", "consentd.policy/v1"},
+                   {"purposes", {{"email_marketing", {{"channel", "email"}, {"legal_basis", "consent"}, {"default", "denied"}}}}},
+                   {"systems", systems},
+                   {"jurisdictions", {{"gdpr", {{"response", {{"months", 1}}}, {"extension", {{"months", 2}}}}}}}};
+    std::ofstream(policy_path) << policy.dump(2);
+  }
   consentd::testing::HarnessOptions o;
-  o.config_overrides["policies"] = json::array({dir.path() + "/policy.json"});
-  o.config_overrides["propagation"] = {{"backoff_base_ms", 20}, {"backoff_cap_ms", 300}, {"poll_interval_ms", 100}};
+  o.config_overrides["policies"] = json::array({policy_path});
+  o.config_overrides["propagation"] = {
+      {"backoff_base_ms", 20}, {"backoff_cap_ms", 300}, {"poll_interval_ms", 100}, {"confirm_interval_ms", 100}};
   auto h = ServiceHarness::Create(o);
-  for (int i = 0; i < nsystems; ++i) {
-    std::filesystem::create_directories(h->key_dir() + "/credentials/sys-" + std::to_string(i));
-    std::ofstream(h->key_dir() + "/credentials/sys-" + std::to_string(i) + "/signing_secret") << "whsec_test\n";
+  if (six) {
+    consentd::e2e::WriteCredentials(h->key_dir());
+  } else {
+    for (int i = 0; i < nsystems; ++i) {
+      std::filesystem::create_directories(h->key_dir() + "/credentials/sys-" + std::to_string(i));
+      std::ofstream(h->key_dir() + "/credentials/sys-" + std::to_string(i) + "/signing_secret") << "whsec_test\n";
+    }
   }
   const std::string officer = h->CreateToken("officer", "officer");
   if (!h->Start()) return 3;
@@ -83,7 +108,7 @@ int Run(int requests, int nsystems, double rate, int concurrency) {
   auto file = [&] {
     auto c = h->Client();
     for (int i = next.fetch_add(1); i < requests; i = next.fetch_add(1)) {
-      json body = {{"identifiers", json::array({{{"kind", "email"}, {"value", "bench" + std::to_string(i) + "@example.org"}}})},
+      json body = {{"identifiers", json::array({{{"kind", "email"}, {"value", email_of(i)}}})},
                    {"channel", "email"},
                    {"verified", true}};
       auto r = c->Post("/v1/erasure-requests", Bearer(officer), body.dump(), "application/json");
@@ -160,7 +185,7 @@ TEST_CASE("erasure bench") { g_rc = Run(g_requests, g_systems, g_rate, g_concurr
 
 int main(int argc, char** argv) {
   if (argc > 1) g_requests = std::atoi(argv[1]);
-  if (argc > 2) g_systems = std::atoi(argv[2]);
+  if (argc > 2) g_systems = std::string(argv[2]) == "six" ? 0 : std::atoi(argv[2]);
   if (argc > 3) g_rate = std::atof(argv[3]);
   if (argc > 4) g_concurrency = std::atoi(argv[4]);
   char* args[] = {argv[0]};
