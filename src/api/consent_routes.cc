@@ -106,6 +106,8 @@ void HandleBulk(service::Runtime& rt, const httplib::Request& req, httplib::Resp
   // Per event: what could make it the same subject as another event (its
   // identifiers, and the existing subjects they resolve to).
   std::vector<std::vector<std::string>> subject_keys(events->size());
+  std::vector<domain::Identifier> all_ids;  // every event's identifiers; owner[j]: the event of all_ids[j]
+  std::vector<size_t> owner;
   for (size_t i = 0; i < events->size(); ++i) {
     std::string ptr = "/events/" + std::to_string(i);
     if (auto p = DecodeConsentEvent((*events)[i], ptr, &decoded[i])) return Reply(res, *p);
@@ -120,8 +122,8 @@ void HandleBulk(service::Runtime& rt, const httplib::Request& req, httplib::Resp
         break;
       }
       subject_keys[i].push_back(n->BlindIndexInput());
-      Result<std::optional<domain::Sid>> known = rt.subjects().LookupNormalized(*n);
-      if (known.ok() && *known) subject_keys[i].push_back("sid:" + (*known)->ToHex());
+      all_ids.push_back(decoded[i].identifiers[k]);
+      owner.push_back(i);
     }
     if (!v.ok()) {
       Problem p = http::ProblemFromStatus(v);
@@ -131,6 +133,12 @@ void HandleBulk(service::Runtime& rt, const httplib::Request& req, httplib::Resp
       }
       return Reply(res, p);
     }
+  }
+  // The existing subjects those identifiers name, in one batch read.
+  std::vector<Result<std::optional<domain::Sid>>> known;
+  rt.subjects().LookupMany(all_ids, &known);
+  for (size_t j = 0; j < known.size(); ++j) {
+    if (known[j].ok() && *known[j]) subject_keys[owner[j]].push_back("sid:" + (*known[j])->ToHex());
   }
   // Record concurrently so that the ledger's group commit batches them, but
   // the events that may concern one subject in request order, by one worker

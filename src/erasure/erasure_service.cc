@@ -118,6 +118,21 @@ Result<ErasureRequest> RowToRequest(Stmt& st) {
   return r;
 }
 
+
+// Runs `sql` with `id` bound to ?1 and calls `row` for each result row.
+Status ForEachRowOf(sqlite3* db, const std::string& sql, const std::string& id,
+                    const std::function<void(const Stmt&)>& row) {
+  Result<Stmt> st = Stmt::Prepare(db, sql);
+  if (!st.ok()) return st.status();
+  st->BindText(1, id);
+  for (;;) {
+    Result<bool> more = st->Step();
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::Ok();
+    row(*st);
+  }
+}
+
 }  // namespace
 
 Status ErasureService::EnsureSchema(sqlite3* db) {
@@ -620,56 +635,28 @@ Result<ErasureRequest> ErasureService::Get(const std::string& id) const {
     if (!rr.ok()) return rr.status();
     r = std::move(*rr);
   }
-  {
-    Result<Stmt> st = Stmt::Prepare(db,
-                                    "SELECT system, status, detail, reference, outcome_seq, time_ms FROM erasure_systems "
-                                    "WHERE request_id = ? ORDER BY system");
-    if (!st.ok()) return st.status();
-    st->BindText(1, id);
-    for (;;) {
-      Result<bool> row = st->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      r.systems.push_back({st->Text(0), st->Text(1), st->Text(2), st->Text(3), static_cast<uint64_t>(st->Int(4)),
-                           st->Int(5)});
-    }
-  }
-  {
-    Result<Stmt> st = Stmt::Prepare(db, "SELECT duplicate_id FROM erasure_links WHERE request_id = ? ORDER BY seq");
-    if (!st.ok()) return st.status();
-    st->BindText(1, id);
-    for (;;) {
-      Result<bool> row = st->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      r.duplicates.push_back(st->Text(0));
-    }
-  }
-  {
-    Result<Stmt> st = Stmt::Prepare(db,
-                                    "SELECT system, status, detail, cause_seq, outcome_seq, created_ms, time_ms FROM "
-                                    "erasure_resends WHERE request_id = ? ORDER BY created_ms, cause_seq");
-    if (!st.ok()) return st.status();
-    st->BindText(1, id);
-    for (;;) {
-      Result<bool> row = st->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      r.resends.push_back({st->Text(0), st->Text(1), st->Text(2), static_cast<uint64_t>(st->Int(3)),
-                           static_cast<uint64_t>(st->Int(4)), st->Int(5), st->Int(6)});
-    }
-  }
-  {
-    Result<Stmt> st = Stmt::Prepare(db, "SELECT seq, kind FROM erasure_entries WHERE request_id = ? ORDER BY seq");
-    if (!st.ok()) return st.status();
-    st->BindText(1, id);
-    for (;;) {
-      Result<bool> row = st->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      r.entries.push_back({static_cast<uint64_t>(st->Int(0)), st->Text(1)});
-    }
-  }
+  Status s = ForEachRowOf(db,
+                         "SELECT system, status, detail, reference, outcome_seq, time_ms FROM erasure_systems "
+                         "WHERE request_id = ? ORDER BY system",
+                         id, [&](const Stmt& st) {
+                           r.systems.push_back({st.Text(0), st.Text(1), st.Text(2), st.Text(3),
+                                                static_cast<uint64_t>(st.Int(4)), st.Int(5)});
+                         });
+  if (!s.ok()) return s;
+  s = ForEachRowOf(db, "SELECT duplicate_id FROM erasure_links WHERE request_id = ? ORDER BY seq", id,
+                   [&](const Stmt& st) { r.duplicates.push_back(st.Text(0)); });
+  if (!s.ok()) return s;
+  s = ForEachRowOf(db,
+                   "SELECT system, status, detail, cause_seq, outcome_seq, created_ms, time_ms FROM erasure_resends "
+                   "WHERE request_id = ? ORDER BY created_ms, cause_seq",
+                   id, [&](const Stmt& st) {
+                     r.resends.push_back({st.Text(0), st.Text(1), st.Text(2), static_cast<uint64_t>(st.Int(3)),
+                                          static_cast<uint64_t>(st.Int(4)), st.Int(5), st.Int(6)});
+                   });
+  if (!s.ok()) return s;
+  s = ForEachRowOf(db, "SELECT seq, kind FROM erasure_entries WHERE request_id = ? ORDER BY seq", id,
+                   [&](const Stmt& st) { r.entries.push_back({static_cast<uint64_t>(st.Int(0)), st.Text(1)}); });
+  if (!s.ok()) return s;
   return r;
 }
 

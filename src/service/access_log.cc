@@ -47,8 +47,7 @@ Status AccessLog::RecordNow(const std::string& token_id, const domain::Sid& sid,
 }
 
 void AccessLog::Record(const std::string& token_id, const domain::Sid& sid, const std::string& what) {
-  std::lock_guard<std::mutex> l(mu_);
-  queue_.push_back({clock_.NowMillis(), token_id, sid, what});
+  RecordMany(token_id, std::span<const domain::Sid>(&sid, 1), what);
 }
 
 void AccessLog::RecordMany(const std::string& token_id, std::span<const domain::Sid> sids, const std::string& what) {

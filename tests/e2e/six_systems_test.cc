@@ -210,6 +210,19 @@ struct Consentd {
     return n;
   }
 
+  // Files an erasure request for `email` over the API; returns its id.
+  std::string FileErasure(const std::string& email, bool verified) const {
+    json file = {{"identifiers", json::array({{{"kind", "email"}, {"value", email}}})},
+                 {"channel", "email"},
+                 {"jurisdiction", "gdpr"},
+                 {"verified", verified}};
+    auto filed = h->Client()->Post("/v1/erasure-requests", Bearer(officer), file.dump(), "application/json");
+    REQUIRE(filed);
+    INFO(filed->body);
+    REQUIRE(filed->status == 201);
+    return ParseJson(filed->body)["id"];
+  }
+
   // Polls the erasure request until it is closed and shredded.
   json WaitClosed(const std::string& id, int seconds) const {
     const auto deadline = SteadyClock::now() + std::chrono::seconds(seconds);
@@ -298,15 +311,7 @@ TEST_CASE("A consent opt-in and opt-out reach all six systems, an erasure emptie
   }
 
   // --- c. erasure -----------------------------------------------------------
-  json file = {{"identifiers", json::array({{{"kind", "email"}, {"value", email}}})},
-               {"channel", "email"},
-               {"jurisdiction", "gdpr"},
-               {"verified", false}};
-  auto filed = svc.h->Client()->Post("/v1/erasure-requests", Bearer(svc.officer), file.dump(), "application/json");
-  REQUIRE(filed);
-  INFO(filed->body);
-  REQUIRE(filed->status == 201);
-  const std::string request = ParseJson(filed->body)["id"];
+  const std::string request = svc.FileErasure(email, false);
   auto verified = svc.h->Client()->Post(("/v1/erasure-requests/" + request + "/verify").c_str(), Bearer(svc.officer),
                                         "{}", "application/json");
   REQUIRE(verified);
@@ -557,14 +562,7 @@ TEST_CASE("Under throttling storms, 5xx, dropped connections and expired tokens 
   // token again) still completes in every system.
   fleet.emu["shopify"]->SetFaults({{"throttle_next", 3}, {"retry_after", "1"}});
   fleet.emu["salesforce"]->SetFaults({{"expire_tokens", true}});
-  json file = {{"identifiers", json::array({{{"kind", "email"}, {"value", emails[0]}}})},
-               {"channel", "email"},
-               {"jurisdiction", "gdpr"},
-               {"verified", true}};
-  auto filed = svc.h->Client()->Post("/v1/erasure-requests", Bearer(svc.officer), file.dump(), "application/json");
-  REQUIRE(filed);
-  REQUIRE(filed->status == 201);
-  const json closed = svc.WaitClosed(ParseJson(filed->body)["id"], 40);
+  const json closed = svc.WaitClosed(svc.FileErasure(emails[0], true), 40);
   INFO(closed.dump());
   CHECK(closed["state"] == "completed");
   for (const json& s : closed["systems"]) {
@@ -600,14 +598,7 @@ TEST_CASE("With Shopify's erasure_confirmation on_accept the accepted erasure re
   Consentd svc(fleet, {{"shopify", {{"erasure_confirmation", "on_accept"}}}});
   svc.Consent(email, true, 1767225600);
   REQUIRE(svc.WaitDrained(30));
-  json file = {{"identifiers", json::array({{{"kind", "email"}, {"value", email}}})},
-               {"channel", "email"},
-               {"jurisdiction", "gdpr"},
-               {"verified", true}};
-  auto filed = svc.h->Client()->Post("/v1/erasure-requests", Bearer(svc.officer), file.dump(), "application/json");
-  REQUIRE(filed);
-  REQUIRE(filed->status == 201);
-  const json closed = svc.WaitClosed(ParseJson(filed->body)["id"], 40);
+  const json closed = svc.WaitClosed(svc.FileErasure(email, true), 40);
   INFO(closed.dump());
   CHECK(closed["state"] == "completed");
   CHECK(Find(closed["systems"], "system", "shopify")["status"] == "confirmed");
