@@ -54,7 +54,10 @@ void AccessLog::RecordMany(const std::string& token_id, std::span<const domain::
   if (sids.empty()) return;
   const int64_t now = clock_.NowMillis();
   std::lock_guard<std::mutex> l(mu_);
-  queue_.reserve(queue_.size() + sids.size());
+  // Grow geometrically: reserving exactly size()+n on every call would
+  // reallocate and copy the whole queue once per query, under the lock.
+  if (queue_.capacity() < queue_.size() + sids.size())
+    queue_.reserve(std::max(queue_.capacity() * 2, queue_.size() + sids.size()));
   for (const domain::Sid& sid : sids) queue_.push_back({now, token_id, sid, what});
 }
 
