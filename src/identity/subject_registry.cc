@@ -1,8 +1,10 @@
 #include "src/identity/subject_registry.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "src/base/bytes.h"
@@ -51,6 +53,15 @@ Result<Sid> SidFromColumn(const std::string& blob) {
 }
 
 ByteView BytesOf(const BlindIndex& b) { return ByteView(b.data(), b.size()); }
+
+// Blind indexes are keyed hashes, uniform: their first 8 bytes hash them.
+struct BlindIndexHash {
+  size_t operator()(const BlindIndex& b) const {
+    uint64_t h;
+    std::memcpy(&h, b.data(), sizeof(h));
+    return static_cast<size_t>(h);
+  }
+};
 
 Status RunWithSid(sqlite3* db, const char* sql, const Sid& sid) {
   Result<Stmt> stmt = Stmt::Prepare(db, sql);
@@ -476,8 +487,10 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
   // Links planned in this batch, by current-key blind index, so that a later
   // set sees the subjects earlier sets created (as Resolve would after the
   // earlier call committed).
-  std::map<BlindIndex, Sid> planned;
-  std::map<BlindIndex, std::set<Sid>> planned_base;  // email base index -> subjects
+  std::unordered_map<BlindIndex, Sid, BlindIndexHash> planned;
+  std::unordered_map<BlindIndex, std::set<Sid>, BlindIndexHash> planned_base;  // email base index -> subjects
+  planned.reserve(sets.size());
+  std::vector<KeyedBlindIndex> current;  // of the set's identifiers, computed once
   size_t done = 0;
   for (; done < sets.size(); ++done) {
     const std::vector<NormalizedIdentifier>& ids = sets[done];
@@ -485,9 +498,11 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
     std::optional<Sid> common;
     size_t matched = 0;
     bool mixed = false;
+    current.clear();
     for (const NormalizedIdentifier& id : ids) {
       std::optional<Sid> root;
-      auto it = planned.find(indexer_.Current(id).bidx);
+      current.push_back(indexer_.Current(id));
+      auto it = planned.find(current.back().bidx);
       if (it != planned.end()) {
         root = it->second;
       } else {
@@ -555,12 +570,13 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
     const Sid sid = sid_generator_();
     vault::NewSubjectKey key = vault_->MakeSubjectKey(sid);
     plan.entries.push_back({"subject.created", CreatedPayload(sid)});
-    for (const NormalizedIdentifier& id : ids) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const NormalizedIdentifier& id = ids[i];
       Plan::Link l;
       l.root = sid;
       l.kind = id.kind.Name();
       l.qualifier = id.qualifier;
-      l.bidx = indexer_.Current(id);
+      l.bidx = current[i];
       if (id.kind.type() == domain::IdentifierType::kEmail) {
         l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
         planned_base[l.base->bidx].insert(sid);
@@ -578,6 +594,13 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
     out->push_back(std::move(res));
   }
   if (plan.entries.empty()) return done;
+  // Rows in key order: a batch's sids and blind indexes are random, and
+  // sorted inserts walk each B-tree once instead of jumping between pages.
+  // Neither order means anything else (entries keep the sets' order).
+  std::sort(plan.new_subjects.begin(), plan.new_subjects.end(),
+            [](const vault::NewSubjectKey& a, const vault::NewSubjectKey& b) { return a.sid < b.sid; });
+  std::sort(plan.links.begin(), plan.links.end(),
+            [](const Plan::Link& a, const Plan::Link& b) { return a.bidx.bidx < b.bidx.bidx; });
   Status s = writer_.Write(std::move(plan.entries),
                            [&plan, now](sqlite3* db, std::span<const ledger::AppendedEntry>) -> Status {
                              return WritePlan(db, plan, now);
@@ -869,9 +892,9 @@ Status SubjectRegistry::WritePlan(sqlite3* db, const Plan& plan, int64_t now) {
       Status st = stmt->Run();
       if (!st.ok()) return st;
       stmt->Reset();
-      st = vault::Vault::InsertSubjectKey(db, k);
-      if (!st.ok()) return st;
     }
+    Status st = vault::Vault::InsertSubjectKeys(db, plan.new_subjects);
+    if (!st.ok()) return st;
   }
   for (const Plan::Merge& m : plan.merges) {
     Status st = ApplyMerge(db, m.merged, m.survivor, now);

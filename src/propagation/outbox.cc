@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 namespace consentd::propagation {
@@ -147,46 +148,61 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& db_path, vault::
 }
 
 Status Outbox::Enqueue(sqlite3* db, const service::Change& change) {
-  if (change.sid.IsZero()) return Status::InvalidArgument("fan-out: no subject");
-  if (change.kind == service::ChangeKind::kConsent && change.purpose.empty()) {
-    return Status::InvalidArgument("fan-out: consent change without a purpose");
+  return EnqueueMany(db, std::span<const service::Change>(&change, 1));
+}
+
+Status Outbox::EnqueueMany(sqlite3* db, std::span<const service::Change> changes) {
+  for (const service::Change& change : changes) {
+    if (change.sid.IsZero()) return Status::InvalidArgument("fan-out: no subject");
+    if (change.kind == service::ChangeKind::kConsent && change.purpose.empty()) {
+      return Status::InvalidArgument("fan-out: consent change without a purpose");
+    }
   }
   std::shared_ptr<const policies::PolicySet> policy = policy_ ? policy_() : nullptr;
-  if (!policy) return Status::Ok();
-  std::vector<const policies::System*> targets;
-  for (const auto& [id, system] : policy->systems) {
-    if (change.kind == service::ChangeKind::kConsent) {
-      if (!system.Receives(change.purpose) || id == change.origin_system) continue;
-    }
-    if (!change.target_system.empty() && id != change.target_system) continue;
-    targets.push_back(&system);
-  }
-  if (targets.empty()) return Status::Ok();
-  Result<Stmt> ins = Stmt::Prepare(
-      db,
-      "INSERT INTO outbox(system, sid, kind, cause_seq, purpose, decision, occurred_at_ms, request_id,"
-      " idempotency_key, state, next_attempt_ms, created_ms, updated_ms)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(cause_seq, system) DO NOTHING");
-  if (!ins.ok()) return ins.status();
+  if (!policy || changes.empty()) return Status::Ok();
+  std::optional<Stmt> ins;  // prepared at the first row
+  bool wrote = false;
   const int64_t now = clock_.NowMillis();
-  for (const policies::System* system : targets) {
-    ins->BindText(1, system->id)
-        .Bind(2, change.sid.bytes())
-        .BindText(3, ChangeKindName(change.kind))
-        .Bind(4, static_cast<int64_t>(change.seq))
-        .BindText(5, change.kind == service::ChangeKind::kConsent ? change.purpose : "")
-        .Bind(6, change.decision == domain::Decision::kGranted ? 1 : 0)
-        .Bind(7, change.occurred_at_ms)
-        .BindText(8, change.request_id)
-        .BindText(9, IdempotencyKey(change.seq, system->id))
-        .Bind(10, now)
-        .Bind(11, now)
-        .Bind(12, now);
-    Status s = ins->Run();
-    ins->Reset();
-    if (!s.ok()) return s.WithContext("outbox insert");
+  std::vector<const policies::System*> targets;
+  for (const service::Change& change : changes) {
+    targets.clear();
+    for (const auto& [id, system] : policy->systems) {
+      if (change.kind == service::ChangeKind::kConsent) {
+        if (!system.Receives(change.purpose) || id == change.origin_system) continue;
+      }
+      if (!change.target_system.empty() && id != change.target_system) continue;
+      targets.push_back(&system);
+    }
+    if (targets.empty()) continue;
+    if (!ins) {
+      Result<Stmt> prepared = Stmt::Prepare(
+          db,
+          "INSERT INTO outbox(system, sid, kind, cause_seq, purpose, decision, occurred_at_ms, request_id,"
+          " idempotency_key, state, next_attempt_ms, created_ms, updated_ms)"
+          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(cause_seq, system) DO NOTHING");
+      if (!prepared.ok()) return prepared.status();
+      ins.emplace(std::move(*prepared));
+    }
+    for (const policies::System* system : targets) {
+      ins->BindText(1, system->id)
+          .Bind(2, change.sid.bytes())
+          .BindText(3, ChangeKindName(change.kind))
+          .Bind(4, static_cast<int64_t>(change.seq))
+          .BindText(5, change.kind == service::ChangeKind::kConsent ? change.purpose : "")
+          .Bind(6, change.decision == domain::Decision::kGranted ? 1 : 0)
+          .Bind(7, change.occurred_at_ms)
+          .BindText(8, change.request_id)
+          .BindText(9, IdempotencyKey(change.seq, system->id))
+          .Bind(10, now)
+          .Bind(11, now)
+          .Bind(12, now);
+      Status s = ins->Run();
+      ins->Reset();
+      if (!s.ok()) return s.WithContext("outbox insert");
+    }
+    wrote = true;
   }
-  if (observer_) observer_();
+  if (wrote && observer_) observer_();
   return Status::Ok();
 }
 

@@ -110,6 +110,8 @@ class Outbox final : public service::FanOut {
 
   // service::FanOut.
   Status Enqueue(sqlite3* db, const service::Change& change) override;
+  // One prepared statement, one policy read and one observer call for all.
+  Status EnqueueMany(sqlite3* db, std::span<const service::Change> changes) override;
 
   // ---- reads ----
   Result<OutboxRow> Get(int64_t id);

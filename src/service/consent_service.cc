@@ -1,8 +1,10 @@
 #include "src/service/consent_service.h"
 
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <set>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "src/base/bytes.h"
@@ -90,6 +92,23 @@ bool Beats(const ConsentState& a, const ConsentState& b) {
   return a.ledger_seq > b.ledger_seq;
 }
 
+// Dedupe keys are SHA-256 digests and sids random: their first 8 bytes
+// hash them (RecordRun's per-batch maps).
+struct DedupeKeyHash {
+  size_t operator()(const std::array<uint8_t, 32>& k) const {
+    uint64_t h;
+    std::memcpy(&h, k.data(), sizeof(h));
+    return static_cast<size_t>(h);
+  }
+};
+struct SidPurposeHash {
+  size_t operator()(const std::pair<domain::Sid, std::string>& k) const {
+    uint64_t h;
+    std::memcpy(&h, k.first.bytes().data(), sizeof(h));
+    return static_cast<size_t>(h) ^ std::hash<std::string>()(k.second);
+  }
+};
+
 std::array<uint8_t, 32> DedupeKey(const domain::Sid& sid, const ConsentEvent& e, std::string_view purpose) {
   Sha256 h;
   h.Update("consent-dedupe/v1\n");
@@ -168,8 +187,9 @@ RecordedConsent StoredDuplicate(std::string_view purpose, uint64_t seq, const st
 
 // Writes pending events' rows inside a ledger hook: the consent_events
 // index row, the sealed evidence, the state projection when the event
-// replaces the state, and the fan-out of an effective change. Statements
-// are prepared once per hook.
+// replaces the state, and the fan-out of an effective change (queued by
+// Write, enqueued together by Finish, which the hook must call last).
+// Statements are prepared once per hook.
 class RowWriter {
  public:
   RowWriter(sqlite3* db, FanOut* fan_out, int64_t now) : db_(db), fan_out_(fan_out), now_(now) {}
@@ -227,7 +247,7 @@ class RowWriter {
       if (!s.ok()) return s;
     }
     if (p.changed && fan_out_ != nullptr) {
-      Change c;
+      Change& c = changes_.emplace_back();
       c.kind = ChangeKind::kConsent;
       c.sid = p.sid;
       c.seq = seq;
@@ -235,10 +255,17 @@ class RowWriter {
       c.decision = p.incoming.decision;
       c.occurred_at_ms = p.incoming.occurred_at_ms;
       c.origin_system = p.incoming.source.system;
-      s = fan_out_->Enqueue(db_, c);
-      if (!s.ok()) return s;
     }
     return Status::Ok();
+  }
+
+  // The fan-out of the written events, in their order. Its error fails the
+  // hook (and so the transaction), as a failed row would.
+  Status Finish() {
+    if (changes_.empty()) return Status::Ok();
+    Status s = fan_out_->EnqueueMany(db_, changes_);
+    changes_.clear();
+    return s;
   }
 
  private:
@@ -246,6 +273,7 @@ class RowWriter {
   FanOut* const fan_out_;
   const int64_t now_;
   std::optional<vault::Stmt> ev_, up_;
+  std::vector<Change> changes_;
 };
 
 }  // namespace
@@ -482,6 +510,8 @@ Result<RecordResult> ConsentService::RecordPrepared(const ConsentEvent& e, const
         Status s = w.Write(pending[i], appended[i].seq);
         if (!s.ok()) return s;
       }
+      Status fs = w.Finish();
+      if (!fs.ok()) return fs;
       seqs.clear();
       for (const ledger::AppendedEntry& a : appended) seqs.push_back(a.seq);
       return Status::Ok();
@@ -831,8 +861,10 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
   struct Current {
     std::optional<ConsentState> own, merged;
   };
-  std::map<std::pair<domain::Sid, std::string>, Current> current;
-  std::map<std::array<uint8_t, 32>, size_t> seen;  // dedupe key -> item
+  std::unordered_map<std::pair<domain::Sid, std::string>, Current, SidPurposeHash> current;
+  std::unordered_map<std::array<uint8_t, 32>, size_t, DedupeKeyHash> seen;  // dedupe key -> item
+  current.reserve(index.size());
+  seen.reserve(index.size());
   std::vector<Item> items;
   std::vector<Pending> pending;
   std::vector<bool> failed(index.size(), false);
@@ -924,6 +956,8 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
         Status ws = w.Write(pending[i], appended[i].seq);
         if (!ws.ok()) return ws;
       }
+      Status fs = w.Finish();
+      if (!fs.ok()) return fs;
       seqs.clear();
       for (const ledger::AppendedEntry& a : appended) seqs.push_back(a.seq);
       return Status::Ok();

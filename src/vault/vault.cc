@@ -120,10 +120,19 @@ Result<std::string> Vault::OpenRecord(int64_t id) const {
 }
 
 Status Vault::InsertSubjectKey(sqlite3* db, const NewSubjectKey& key) {
+  return InsertSubjectKeys(db, std::span<const NewSubjectKey>(&key, 1));
+}
+
+Status Vault::InsertSubjectKeys(sqlite3* db, std::span<const NewSubjectKey> keys) {
   Result<Stmt> stmt = Stmt::Prepare(db, "INSERT INTO vault_subject_keys(sid, kek_id, wrapped) VALUES(?, ?, ?)");
   if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, key.sid.bytes()).Bind(2, static_cast<int64_t>(key.kek_id)).Bind(3, AsBytes(key.wrapped));
-  return stmt->Run();
+  for (const NewSubjectKey& key : keys) {
+    stmt->Bind(1, key.sid.bytes()).Bind(2, static_cast<int64_t>(key.kek_id)).Bind(3, AsBytes(key.wrapped));
+    Status s = stmt->Run();
+    if (!s.ok()) return s;
+    stmt->Reset();
+  }
+  return Status::Ok();
 }
 
 Result<int64_t> Vault::InsertRecord(sqlite3* db, const domain::Sid& sid, const SealedRecord& record,

@@ -15,6 +15,7 @@
 #define CONSENTD_VAULT_VAULT_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -79,6 +80,8 @@ class Vault {
 
   // --- Inside a LedgerWriter hook -------------------------------------
   static Status InsertSubjectKey(sqlite3* db, const NewSubjectKey& key);
+  // The same for many keys, with one prepared statement.
+  static Status InsertSubjectKeys(sqlite3* db, std::span<const NewSubjectKey> keys);
   // Returns the new record's id.
   static Result<int64_t> InsertRecord(sqlite3* db, const domain::Sid& sid, const SealedRecord& record,
                                       int64_t now_millis);

@@ -98,6 +98,55 @@ TEST_CASE("outbox rows roll back with the cause entry when any part of the trans
   CHECK(env.Rows().empty());
 }
 
+TEST_CASE("EnqueueMany writes the rows Enqueue writes for each change, in order, and fails whole on a bad change") {
+  PropagationEnv env;
+  const domain::Sid a = env.Subject("a@example.com");
+  const domain::Sid b = env.Subject("b@example.com");
+  auto change = [](const domain::Sid& sid, uint64_t seq, const std::string& purpose, const std::string& origin) {
+    service::Change c;
+    c.sid = sid;
+    c.seq = seq;
+    c.purpose = purpose;
+    c.decision = domain::Decision::kGranted;
+    c.origin_system = origin;
+    return c;
+  };
+  SECTION("the same rows as one Enqueue per change") {
+    Status s = env.writer().Write(
+        {{"consent.recorded", R"({"sid":"x"})"}, {"consent.recorded", R"({"sid":"y"})"},
+         {"consent.recorded", R"({"sid":"z"})"}},
+        [&](sqlite3* db, std::span<const ledger::AppendedEntry> ap) {
+          std::vector<service::Change> changes = {change(a, ap[0].seq, "email_marketing", ""),
+                                                  change(b, ap[1].seq, "sms_marketing", "beta"),
+                                                  change(a, ap[2].seq, "sms_marketing", "")};
+          return env.outbox().EnqueueMany(db, changes);
+        });
+    REQUIRE(s.ok());
+    std::vector<OutboxRow> rows = env.Rows();
+    // email_marketing -> alpha, beta; sms_marketing from beta -> gamma; sms_marketing -> beta, gamma.
+    REQUIRE(SystemsOf(rows) == std::vector<std::string>{"alpha", "beta", "gamma", "beta", "gamma"});
+    CHECK(rows[0].sid == a);
+    CHECK(rows[2].sid == b);
+    CHECK(rows[3].sid == a);
+    CHECK(rows[4].sid == a);
+    CHECK(rows[0].cause_seq < rows[2].cause_seq);
+    CHECK(rows[2].cause_seq < rows[3].cause_seq);
+    for (const OutboxRow& r : rows) CHECK(r.idempotency_key == IdempotencyKey(r.cause_seq, r.system));
+  }
+  SECTION("a change without a subject fails the call and the transaction: no row of the others") {
+    const uint64_t size = env.ledger().Size();
+    Status s = env.writer().Write({{"consent.recorded", R"({"sid":"x"})"}},
+                                  [&](sqlite3* db, std::span<const ledger::AppendedEntry> ap) {
+                                    std::vector<service::Change> changes = {change(a, ap[0].seq, "email_marketing", ""),
+                                                                            change(domain::Sid(), ap[0].seq, "email_marketing", "")};
+                                    return env.outbox().EnqueueMany(db, changes);
+                                  });
+    CHECK(s.code() == StatusCode::kInvalidArgument);
+    CHECK(env.ledger().Size() == size);
+    CHECK(env.Rows().empty());
+  }
+}
+
 TEST_CASE("a change whose purpose no system receives writes no rows") {
   PropagationEnv env;
   env.policy->systems.erase("gamma");
