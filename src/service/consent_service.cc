@@ -11,6 +11,8 @@
 #include "src/base/sha256.h"
 #include "src/base/time_format.h"
 #include "src/identity/normalizer.h"
+#include "src/service/bulk_check.h"
+#include "src/service/state_order.h"
 #include "src/vault/vault.h"
 
 namespace consentd::service {
@@ -81,15 +83,6 @@ bool IsPrintable(std::string_view s) {
     if (c < 0x20 || c == 0x7f) return false;
   }
   return true;
-}
-
-// The state that wins among several (a subject and those merged into it):
-// newest first, then higher rank, then the opt-out (policies/conflict.h).
-bool Beats(const ConsentState& a, const ConsentState& b) {
-  if (a.occurred_at_ms != b.occurred_at_ms) return a.occurred_at_ms > b.occurred_at_ms;
-  if (a.source_rank != b.source_rank) return a.source_rank > b.source_rank;
-  if (a.decision != b.decision) return a.decision == Decision::kWithdrawn;
-  return a.ledger_seq > b.ledger_seq;
 }
 
 // Dedupe keys are SHA-256 digests and sids random: their first 8 bytes
@@ -605,86 +598,7 @@ Status ConsentService::QueryMany(std::span<const domain::Identifier> identifiers
   std::shared_ptr<const policies::PolicySet> policy = this->policy();
   const policies::Purpose* p = policy->FindPurpose(purpose);
   if (!p) return Status::InvalidArgument("/purpose: unknown purpose");
-  std::vector<Result<std::optional<domain::Sid>>> sids;
-  subjects_.LookupMany(identifiers, &sids);
-  out->assign(identifiers.size(), Result<ConsentAnswer>(Status::Internal("unset")));
-  subjects->assign(identifiers.size(), std::nullopt);
-  // Each known subject's state, read once, in sid order.
-  std::map<domain::Sid, Result<std::optional<ConsentState>>> states;
-  for (const auto& s : sids) {
-    if (s.ok() && *s) states.emplace(**s, std::optional<ConsentState>());
-  }
-  if (!states.empty()) {
-    auto lock = db_.Lock();
-    vault::ReadTransaction snapshot(db_.handle());
-    Result<vault::Stmt> own = db_.Cached(
-        "SELECT decision, occurred_ms, source_system, source_rank, method, seq FROM consent_state"
-        " WHERE sid = ?1 AND purpose = ?2");
-    Result<vault::Stmt> merged = db_.Cached(
-        "SELECT decision, occurred_ms, source_system, source_rank, method, seq FROM consent_state"
-        " WHERE purpose = ?2 AND sid IN (SELECT sid FROM identity_aliases WHERE surviving_sid = ?1)");
-    if (!own.ok()) return own.status();
-    if (!merged.ok()) return merged.status();
-    for (auto& [root, result] : states) {
-      std::optional<ConsentState> best;
-      Status st = Status::Ok();
-      for (vault::Stmt* q : {&*own, &*merged}) {
-        q->Bind(1, root.bytes()).BindText(2, purpose);
-        while (st.ok()) {
-          Result<bool> row = q->Step();
-          if (!row.ok()) {
-            st = row.status();
-            break;
-          }
-          if (!*row) break;
-          ConsentState cs;
-          cs.decision = q->Int(0) ? Decision::kGranted : Decision::kWithdrawn;
-          cs.occurred_at_ms = q->Int(1);
-          cs.source_system = q->Text(2);
-          cs.source_rank = static_cast<int32_t>(q->Int(3));
-          Result<domain::ConsentMethod> m = domain::ParseConsentMethod(q->Text(4));
-          if (!m.ok()) {
-            st = Status::Corruption("consent_state: unknown method");
-            break;
-          }
-          cs.method = *m;
-          cs.ledger_seq = static_cast<uint64_t>(q->Int(5));
-          if (!best || Beats(cs, *best)) best = cs;
-        }
-        q->Reset();
-      }
-      if (st.ok()) {
-        result = best;
-      } else {
-        result = st;
-      }
-    }
-  }
-  for (size_t i = 0; i < identifiers.size(); ++i) {
-    if (!sids[i].ok()) {
-      (*out)[i] = sids[i].status();
-      continue;
-    }
-    ConsentAnswer a;
-    if (!*sids[i]) {
-      a.allowed = policies::EffectiveState(*p, std::nullopt, jurisdiction).allowed;
-      (*out)[i] = a;
-      continue;
-    }
-    const Result<std::optional<ConsentState>>& st = states.at(**sids[i]);
-    if (!st.ok()) {
-      (*out)[i] = st.status();
-      continue;
-    }
-    policies::EffectiveConsent eff = policies::EffectiveState(*p, *st, jurisdiction);
-    a.known_subject = true;
-    a.allowed = eff.allowed;
-    a.from_default = eff.from_default;
-    a.state = *st;
-    (*out)[i] = a;
-    (*subjects)[i] = **sids[i];
-  }
-  return Status::Ok();
+  return CheckMany(db_, subjects_, *p, purpose, jurisdiction, identifiers, /*parts=*/2, out, subjects);
 }
 
 Status ConsentService::ForEachWithdrawn(std::string_view purpose,

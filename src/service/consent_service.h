@@ -178,12 +178,12 @@ class ConsentService {
   // purpose or an identifier that does not normalize.
   Result<ConsentAnswer> Query(const domain::Identifier& identifier, std::string_view purpose,
                               std::string_view jurisdiction = "");
-  // Query() of many identifiers for one purpose, in order: blind indexes
-  // first, then lookups and state reads in key order, each on one read
-  // connection under one lock. out[i] is identifier i's answer or its own
-  // error (kInvalidArgument when it does not normalize); subjects[i] its
-  // subject when known (for the access log). kInvalidArgument for an
-  // unknown purpose.
+  // Query() of many identifiers for one purpose, in order (bulk_check.h:
+  // lookups in key order, then each subject's state once, in sid order,
+  // each phase split across two read connections). out[i] is identifier
+  // i's answer or its own error (kInvalidArgument when it does not
+  // normalize); subjects[i] its subject when known (for the access log).
+  // kInvalidArgument for an unknown purpose.
   Status QueryMany(std::span<const domain::Identifier> identifiers, std::string_view purpose,
                    std::string_view jurisdiction, std::vector<Result<ConsentAnswer>>* out,
                    std::vector<std::optional<domain::Sid>>* subjects);

@@ -18,6 +18,7 @@
 
 #include "src/app/data_dir.h"
 #include "src/base/time_format.h"
+#include "src/service/bulk_check.h"
 #include "src/service/config.h"
 #include "src/service/runtime.h"
 #include "tests/api/service_harness.h"
@@ -444,6 +445,163 @@ TEST_CASE("SIGTERM during a burst of POSTs: every acknowledged event is in the l
   CHECK(h->LedgerSize() == size);
   CHECK(h->Stop() == 0);
   WARN(acked.size() << " events acknowledged before SIGTERM");
+}
+
+// Answers of Query() one by one, for comparison with the bulk check's.
+void CheckAgainstQueries(ConsentService& cs, identity::SubjectRegistry& registry, const std::vector<Identifier>& ids,
+                         const std::vector<Result<ConsentAnswer>>& got,
+                         const std::vector<std::optional<domain::Sid>>& subjects) {
+  REQUIRE(got.size() == ids.size());
+  REQUIRE(subjects.size() == ids.size());
+  int mismatches = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Result<ConsentAnswer> want = cs.Query(ids[i], "email_marketing");
+    Result<std::optional<domain::Sid>> sid = registry.Lookup(ids[i]);
+    if (want.ok() != got[i].ok()) {
+      ++mismatches;
+      continue;
+    }
+    if (!want.ok()) {
+      if (want.status().code() != got[i].status().code() || subjects[i]) ++mismatches;
+      continue;
+    }
+    REQUIRE(sid.ok());
+    const bool same = want->allowed == got[i]->allowed && want->known_subject == got[i]->known_subject &&
+                      want->from_default == got[i]->from_default && want->state == got[i]->state &&
+                      *sid == subjects[i];
+    if (!same) {
+      UNSCOPED_INFO("identifier " << i << " differs");
+      ++mismatches;
+    }
+  }
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("A bulk check answers each identifier as Query does, whether read in one part or two", "[service][check]") {
+  Env env([](json& p) { p["identity"]["auto_merge"] = true; });
+  ConsentService& cs = env.consents();
+  identity::SubjectRegistry& registry = env.rt->subjects();
+  // 700 subjects (enough for both phases to run in two parts), with varying
+  // decisions, times and sources; #7 also known by a Klaviyo id.
+  std::vector<ConsentEvent> events;
+  for (int i = 0; i < 700; ++i) {
+    std::vector<Identifier> ids = {Email("user" + std::to_string(i) + "@example.com")};
+    if (i == 7) ids.push_back(Klaviyo("K07"));
+    std::string when = "2025-0" + std::to_string(1 + i % 5) + "-1" + std::to_string(i % 10) + "T00:00:00Z";
+    events.push_back(Ev(ids, "email_marketing", i % 3 ? Decision::kGranted : Decision::kWithdrawn, when.c_str(),
+                        i % 2 ? "klaviyo" : "shopify-main",
+                        i % 3 ? domain::ConsentMethod::kCheckoutCheckbox : domain::ConsentMethod::kUnsubscribeLink));
+  }
+  for (const Result<RecordResult>& r : cs.RecordBatch(events)) REQUIRE(r.ok());
+  // A merged group: ann (granted in January) and K01 (withdrawn in
+  // February), merged into ann's subject; its answer is K01's withdrawal,
+  // which only the merged subject's own row holds.
+  REQUIRE(cs.Record(Ev({Email("ann@example.com")}, "email_marketing", Decision::kGranted, "2025-01-01T00:00:00Z",
+                       "shopify-main", domain::ConsentMethod::kCheckoutCheckbox))
+              .ok());
+  REQUIRE(cs.Record(Ev({Klaviyo("K01")}, "email_marketing", Decision::kWithdrawn, "2025-02-01T00:00:00Z", "klaviyo",
+                       domain::ConsentMethod::kUnsubscribeLink))
+              .ok());
+  REQUIRE(cs.Record(Ev({Email("ann@example.com"), Klaviyo("K01")}, "sms_marketing", Decision::kGranted,
+                       "2025-03-01T00:00:00Z", "klaviyo", domain::ConsentMethod::kPreferenceCentre))
+              .ok());
+
+  // 1,500 identifiers: every subject (in upper case every other time),
+  // strangers, duplicates, both identifiers of #7 and of the merged group,
+  // and two that do not normalize.
+  std::vector<Identifier> ids;
+  for (int i = 0; i < 700; ++i) {
+    ids.push_back(Email((i % 2 ? "USER" : "user") + std::to_string(i) + "@Example.com"));
+    ids.push_back(Email("stranger" + std::to_string(i) + "@example.com"));
+  }
+  for (int i = 0; i < 40; ++i) ids.push_back(Email("user" + std::to_string(i * 3) + "@example.com"));
+  const size_t k07 = ids.size();
+  ids.push_back(Klaviyo("K07"));
+  const size_t ann = ids.size();
+  ids.push_back(Email("ann@example.com"));
+  ids.push_back(Klaviyo("K01"));
+  ids.push_back(Klaviyo("K99"));
+  const size_t bad = ids.size();
+  ids.push_back(Email("not an address"));
+  ids.push_back(Email("two@@example.com"));
+  while (ids.size() < 1500) ids.push_back(Email("late" + std::to_string(ids.size()) + "@example.com"));
+
+  const policies::Purpose* purpose = env.rt->policy()->FindPurpose("email_marketing");
+  REQUIRE(purpose != nullptr);
+  std::vector<std::vector<Result<ConsentAnswer>>> by_parts;
+  std::vector<std::vector<std::optional<domain::Sid>>> subjects_by_parts;
+  for (size_t parts : {1, 2}) {
+    INFO("parts " << parts);
+    std::vector<Result<ConsentAnswer>> got;
+    std::vector<std::optional<domain::Sid>> subjects;
+    REQUIRE(CheckMany(env.rt->database(), registry, *purpose, "email_marketing", "", ids, parts, &got, &subjects)
+                .ok());
+    CheckAgainstQueries(cs, registry, ids, got, subjects);
+    // Spot checks that do not rely on Query.
+    REQUIRE(got[0].ok());
+    CHECK(got[0]->state->decision == Decision::kWithdrawn);  // user0: i % 3 == 0
+    REQUIRE(got[2].ok());
+    CHECK(got[2]->allowed);  // USER1@Example.com, granted
+    CHECK(got[1]->state == std::nullopt);
+    CHECK_FALSE(got[1]->known_subject);
+    CHECK(subjects[k07] == subjects[14]);  // K07 and user7
+    REQUIRE(got[ann].ok());
+    CHECK(got[ann]->state->decision == Decision::kWithdrawn);
+    CHECK(got[ann]->state->source_system == "klaviyo");
+    CHECK(subjects[ann] == subjects[ann + 1]);
+    REQUIRE(got[ann + 1].ok());
+    CHECK(got[ann]->state == got[ann + 1]->state);
+    CHECK_FALSE(got[ann + 2]->known_subject);
+    CHECK(got[bad].status().code() == StatusCode::kInvalidArgument);
+    CHECK(got[bad + 1].status().code() == StatusCode::kInvalidArgument);
+    CHECK_FALSE(subjects[bad]);
+    by_parts.push_back(std::move(got));
+    subjects_by_parts.push_back(std::move(subjects));
+  }
+  CHECK(subjects_by_parts[0] == subjects_by_parts[1]);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (by_parts[0][i].ok() != by_parts[1][i].ok()) FAIL("identifier " << i);
+    if (by_parts[0][i].ok() && !(by_parts[0][i]->state == by_parts[1][i]->state)) FAIL("identifier " << i);
+  }
+}
+
+TEST_CASE("ReadStates gives each subject its group's winning state, nothing for a subject without one",
+          "[service][check]") {
+  Env env([](json& p) { p["identity"]["auto_merge"] = true; });
+  ConsentService& cs = env.consents();
+  Result<RecordResult> a = cs.Record(Ev({Email("ann@example.com")}, "email_marketing", Decision::kGranted,
+                                        "2025-01-01T00:00:00Z", "shopify-main",
+                                        domain::ConsentMethod::kCheckoutCheckbox));
+  Result<RecordResult> b = cs.Record(Ev({Klaviyo("K01")}, "email_marketing", Decision::kWithdrawn,
+                                        "2025-02-01T00:00:00Z", "klaviyo", domain::ConsentMethod::kUnsubscribeLink));
+  Result<RecordResult> c = cs.Record(Ev({Email("cat@example.com")}, "sms_marketing", Decision::kGranted,
+                                        "2025-01-01T00:00:00Z", "klaviyo", domain::ConsentMethod::kPreferenceCentre));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(c.ok());
+  std::vector<domain::Sid> roots = {a->sid, c->sid};
+  std::sort(roots.begin(), roots.end());
+  const size_t ai = roots[0] == a->sid ? 0 : 1;
+  std::vector<Result<std::optional<domain::ConsentState>>> out(2, Status::Internal("unset"));
+  ReadStates(env.rt->database(), roots, "email_marketing", out);
+  REQUIRE(out[ai].ok());
+  REQUIRE(out[ai]->has_value());
+  CHECK((*out[ai])->decision == Decision::kGranted);  // not merged yet: ann's own row
+  REQUIRE(out[1 - ai].ok());
+  CHECK_FALSE(out[1 - ai]->has_value());  // cat has no email_marketing row
+
+  // Merged: K01's newer withdrawal wins for ann's subject.
+  REQUIRE(cs.Record(Ev({Email("ann@example.com"), Klaviyo("K01")}, "sms_marketing", Decision::kGranted,
+                       "2025-03-01T00:00:00Z", "klaviyo", domain::ConsentMethod::kPreferenceCentre))
+              .ok());
+  ReadStates(env.rt->database(), roots, "email_marketing", out);
+  REQUIRE(out[ai].ok());
+  REQUIRE(out[ai]->has_value());
+  CHECK((*out[ai])->decision == Decision::kWithdrawn);
+  CHECK((*out[ai])->source_system == "klaviyo");
+  CHECK((*out[ai])->occurred_at_ms == T("2025-02-01T00:00:00Z"));
+  // Nothing to read: nothing written.
+  ReadStates(env.rt->database(), {}, "email_marketing", {});
 }
 
 }  // namespace
