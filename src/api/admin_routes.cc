@@ -14,7 +14,7 @@ using http::ReplyJson;
 
 void RegisterAdminRoutes(http::HttpServer& server, service::Runtime& rt, obs::MetricsRegistry& metrics,
                          const std::atomic<bool>& ready) {
-  server.Handle({Method::kGet, "/healthz", "/healthz", {}, 0},
+  server.Handle({Method::kGet, "/healthz", "/healthz", {}, 0, /*run_inline=*/true},
                 [](const httplib::Request&, httplib::Response& res, const auth::Principal&) {
                   ReplyJson(res, R"({"status":"ok"})");
                 });

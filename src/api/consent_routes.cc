@@ -282,7 +282,9 @@ void RegisterConsentRoutes(http::HttpServer& server, service::Runtime& rt) {
                 [&rt](const auto& req, auto& res, const auto& who) { HandleRecord(rt, req, res, who); });
   server.Handle({Method::kPost, "/v1/consents/bulk", "/v1/consents/bulk", kRecordScopes, bulk_limit},
                 [&rt](const auto& req, auto& res, const auto& who) { HandleBulk(rt, req, res, who); });
-  server.Handle({Method::kGet, "/v1/consents", "/v1/consents", kQueryScopes, 0},
+  // On the event loop: a lookup and a state read on the read connections, no
+  // lock held across an fsync (the access-log row is queued).
+  server.Handle({Method::kGet, "/v1/consents", "/v1/consents", kQueryScopes, 0, /*run_inline=*/true},
                 [&rt](const auto& req, auto& res, const auto& who) { HandleQuery(rt, req, res, who); });
   server.Handle({Method::kPost, "/v1/consents/check", "/v1/consents/check", kQueryScopes, bulk_limit},
                 [&rt](const auto& req, auto& res, const auto& who) { HandleCheck(rt, req, res, who); });

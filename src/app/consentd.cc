@@ -144,7 +144,9 @@ int Run(const std::string& config_path) {
   http::ServerOptions so;
   so.host = config->listen_host;
   so.port = config->listen_port;
+  so.engine = config->http_server == "httplib" ? http::Engine::kHttplib : http::Engine::kAsio;
   so.threads = config->http_threads;
+  so.io_threads = config->http_io_threads;
   so.max_body_bytes = config->max_body_bytes;
   so.tls_cert_file = config->tls_cert;
   so.tls_key_file = config->tls_key;

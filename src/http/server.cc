@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <chrono>
+#include <regex>
 #include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "src/base/bytes.h"
+#include "src/http/asio_listener.h"
 
 namespace consentd::http {
 namespace {
@@ -100,7 +103,42 @@ void AddInstance(httplib::Response& res, const std::string& path) {
   res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kProblemJson);
 }
 
+// Request counters of one route by status, found once each: looking one up
+// renders its labels and takes the registry's lock.
+class StatusCounters {
+ public:
+  StatusCounters(obs::MetricsRegistry& m, std::string route) : metrics_(m), route_(std::move(route)) {}
+  obs::Counter& For(int status) {
+    if (status < 100 || status >= static_cast<int>(cache_.size())) return Lookup(status);
+    std::atomic<obs::Counter*>& slot = cache_[static_cast<size_t>(status)];
+    obs::Counter* c = slot.load(std::memory_order_acquire);
+    if (!c) {
+      c = &Lookup(status);
+      slot.store(c, std::memory_order_release);
+    }
+    return *c;
+  }
+
+ private:
+  obs::Counter& Lookup(int status) {
+    return metrics_.GetCounter("consentd_http_requests_total", "HTTP requests by route and status",
+                               {{"route", route_}, {"status", std::to_string(status)}});
+  }
+  obs::MetricsRegistry& metrics_;
+  const std::string route_;
+  std::array<std::atomic<obs::Counter*>, 600> cache_{};
+};
+
 }  // namespace
+
+struct HttpServer::AsioRoute {
+  Method method;
+  std::string pattern;
+  bool literal;
+  std::regex re;
+  bool run_inline;
+  std::function<void(const httplib::Request&, httplib::Response&)> fn;
+};
 
 void Reply(httplib::Response& res, const Problem& p) {
   res.status = p.status;
@@ -116,7 +154,9 @@ HttpServer::HttpServer(ServerOptions options, Authenticator authenticator, obs::
                        const obs::Logger& logger)
     : options_(std::move(options)), authenticator_(std::move(authenticator)), metrics_(metrics), logger_(logger) {
   id_prefix_ = HexEncode(AsBytes(RandomBytes(4))) + "-";
-  if (!options_.tls_cert_file.empty() && !options_.tls_key_file.empty()) {
+  const bool tls = !options_.tls_cert_file.empty() && !options_.tls_key_file.empty();
+  if (tls) options_.engine = Engine::kHttplib;  // the asio listener speaks plain HTTP only
+  if (tls) {
     server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(), options_.tls_key_file.c_str());
   } else {
     server_ = std::make_unique<httplib::Server>();
@@ -159,6 +199,7 @@ void HttpServer::Install() {
     return httplib::Server::HandlerResponse::Handled;
   };
   s.set_error_handler(on_error);
+  on_error_ = [on_error](const httplib::Request& req, httplib::Response& res) { on_error(req, res); };
   // Runs after the response was written.
   s.set_logger([this](const httplib::Request& req, const httplib::Response&) {
     std::lock_guard<std::mutex> l(busy_mu_);
@@ -179,9 +220,12 @@ void HttpServer::Handle(Route route, Handler handler) {
   obs::Histogram* latency = &metrics_.GetHistogram("consentd_http_request_duration_seconds",
                                                    "HTTP request latency by route", obs::LatencyBuckets(),
                                                    {{"route", route.name}});
-  auto wrapped = [this, route, handler, limit, latency](const httplib::Request& req, httplib::Response& res) {
+  auto counters = std::make_shared<StatusCounters>(metrics_, route.name);
+  const bool track_busy = options_.engine == Engine::kHttplib;
+  auto wrapped = [this, route, handler, limit, latency, counters, track_busy](const httplib::Request& req,
+                                                                              httplib::Response& res) {
     const auto start = std::chrono::steady_clock::now();
-    {
+    if (track_busy) {
       // Busy until the response is written (the logger below), so that Stop
       // does not cut it off.
       std::lock_guard<std::mutex> l(busy_mu_);
@@ -225,16 +269,20 @@ void HttpServer::Handle(Route route, Handler handler) {
     if (res.status >= 400) AddInstance(res, req.path);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     latency->Observe(seconds);
-    metrics_
-        .GetCounter("consentd_http_requests_total", "HTTP requests by route and status",
-                    {{"route", route.name}, {"status", std::to_string(res.status)}})
-        .Add();
+    counters->For(res.status).Add();
     if (res.status >= 500) {
       logger_.Error("http.error", {{"route", route.name},
                                    {"status", res.status},
                                    {"request_id", res.get_header_value("X-Request-Id")}});
     }
   };
+  if (options_.engine == Engine::kAsio) {
+    const bool literal = route.pattern == route.name;
+    asio_routes_.push_back(std::make_unique<AsioRoute>(
+        AsioRoute{route.method, route.pattern, literal, literal ? std::regex() : std::regex(route.pattern),
+                  route.run_inline, std::move(wrapped)}));
+    return;
+  }
   switch (route.method) {
     case Method::kGet: server_->Get(route.pattern, wrapped); break;
     case Method::kPost: server_->Post(route.pattern, wrapped); break;
@@ -244,6 +292,43 @@ void HttpServer::Handle(Route route, Handler handler) {
 }
 
 Status HttpServer::Start() {
+  if (options_.engine == Engine::kAsio) {
+    AsioListenerOptions lo;
+    lo.host = options_.host;
+    lo.port = options_.port;
+    lo.io_threads = options_.io_threads;
+    lo.worker_threads = options_.threads;
+    lo.max_body_bytes = payload_max_bytes_;
+    lo.read_timeout_seconds = options_.read_timeout_seconds;
+    // Literal routes first (a hash of fixed paths would do no better for
+    // the few dozen routes), then the patterned ones in registration order,
+    // as httplib matches them.
+    ListenerRouter router = [this](httplib::Request& req) -> ListenerTarget {
+      Method m;
+      if (req.method == "GET" || req.method == "HEAD") m = Method::kGet;
+      else if (req.method == "POST") m = Method::kPost;
+      else if (req.method == "PUT") m = Method::kPut;
+      else if (req.method == "DELETE") m = Method::kDelete;
+      else return {};
+      for (const auto& r : asio_routes_) {
+        if (r->literal && r->method == m && r->pattern == req.path) return {&r->fn, r->run_inline};
+      }
+      for (const auto& r : asio_routes_) {
+        if (!r->literal && r->method == m && std::regex_match(req.path, req.matches, r->re)) {
+          return {&r->fn, r->run_inline};
+        }
+      }
+      return {};
+    };
+    listener_ = std::make_unique<AsioListener>(lo, std::move(router), on_error_);
+    Status s = listener_->Start();
+    if (!s.ok()) {
+      listener_.reset();
+      return s;
+    }
+    port_ = listener_->port();
+    return Status::Ok();
+  }
   if (!server_->is_valid()) return Status::InvalidArgument("TLS certificate or key cannot be loaded");
   if (options_.port == 0) {
     port_ = server_->bind_to_any_port(options_.host);
@@ -263,6 +348,10 @@ Status HttpServer::Start() {
 }
 
 void HttpServer::Stop() {
+  if (listener_) {
+    listener_->Stop();
+    return;
+  }
   if (server_) server_->stop();
   if (!thread_.joinable()) return;
   // Until httplib's workers are done: end idle keep-alive waits (again for

@@ -8,8 +8,14 @@
 //    status with latency histograms, and a JSON log line per error;
 //  - TCP_NODELAY and long keep-alive (../shared/reference/cpp-httplib.md).
 //
+// Two servers can run the routes, with the same handlers and conventions:
+// the event-driven AsioListener (the default for plain HTTP: a few I/O
+// threads serve every connection, routes marked run_inline answer on them,
+// the others on `threads` workers), or cpp-httplib's thread-per-connection
+// server (always for TLS, whose OpenSSL server it provides, or when chosen).
+//
 // Thread-safety: routes are registered before Start(); handlers run on the
-// server's thread pool and must be thread-safe.
+// server's threads and must be thread-safe.
 #ifndef CONSENTD_HTTP_SERVER_H_
 #define CONSENTD_HTTP_SERVER_H_
 
@@ -36,10 +42,16 @@ struct Response;
 
 namespace consentd::http {
 
+class AsioListener;
+
+enum class Engine { kAsio, kHttplib };
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;             // 0: any free port (see port())
-  size_t threads = 8;
+  Engine engine = Engine::kAsio;  // kHttplib whenever TLS files are set
+  size_t threads = 8;          // httplib: one per connection; asio: workers for routes that may block
+  size_t io_threads = 0;       // asio: event loops; 0 = one per core
   size_t max_body_bytes = 1 << 20;  // default per-request limit; routes may raise it
   int read_timeout_seconds = 10;
   std::string tls_cert_file;   // both set: HTTPS
@@ -57,6 +69,9 @@ struct Route {
   std::string name;                    // metrics label, e.g. "/v1/requests/{id}"
   std::vector<auth::Scope> scopes;     // any of these; empty = no authentication (healthz)
   size_t max_body_bytes = 0;           // 0: the server default
+  // Runs on the event loop (asio engine): only for quick reads that never
+  // wait on a lock held across an fsync or on another system.
+  bool run_inline = false;
 };
 
 // A handler fills the response (ReplyJson, or Reply with a Problem).
@@ -83,6 +98,7 @@ class HttpServer {
   int port() const { return port_; }
 
  private:
+  struct AsioRoute;
   void Install();
 
   ServerOptions options_;
@@ -99,6 +115,10 @@ class HttpServer {
   std::atomic<uint64_t> next_request_id_{1};
   std::string id_prefix_;
   std::set<std::string> literal_routes_;  // patterns without parameters; fixed before Start()
+  // httplib's error handler, also the asio listener's.
+  std::function<void(const httplib::Request&, httplib::Response&)> on_error_;
+  std::vector<std::unique_ptr<AsioRoute>> asio_routes_;  // asio engine; fixed before Start()
+  std::unique_ptr<AsioListener> listener_;
 };
 
 // Writes `p` as the response (status, problem+json body).

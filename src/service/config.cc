@@ -143,7 +143,9 @@ Result<Config> Config::Load(const std::string& path) {
   r.Str("database", &c.database);
   std::string listen;
   r.Str("listen", &listen);
+  r.Str("http_server", &c.http_server);
   r.Int("http_threads", &c.http_threads, 1, 256);
+  r.Int("http_io_threads", &c.http_io_threads, 0, 64);
   r.Str("tls_cert", &c.tls_cert);
   r.Str("tls_key", &c.tls_key);
   r.StrList("policies", &c.policies);
@@ -184,6 +186,9 @@ Result<Config> Config::Load(const std::string& path) {
     }
     c.listen_port = std::stoi(port);
   }
+  if (c.http_server != "asio" && c.http_server != "httplib") {
+    return Status::InvalidArgument(path + ": /http_server: \"asio\" or \"httplib\"");
+  }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return Status::InvalidArgument(path + ": /tls_cert, /tls_key: give both or neither");
   }
@@ -215,7 +220,9 @@ std::string Config::ToJson() const {
             {"origin", origin},
             {"database", database},
             {"listen", listen_host + ":" + std::to_string(listen_port)},
+            {"http_server", http_server},
             {"http_threads", http_threads},
+            {"http_io_threads", http_io_threads},
             {"policies", policies},
             {"max_body_bytes", max_body_bytes},
             {"max_bulk_body_bytes", max_bulk_body_bytes},

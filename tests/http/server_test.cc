@@ -38,9 +38,14 @@ std::string ReadAll(const std::string& path) {
 }
 
 // A server with a few routes, authenticating kToken as a marketing token.
+// Every test runs on both engines: the conventions must not depend on which
+// server runs the handlers.
 struct Fixture {
-  explicit Fixture(size_t max_body = 1024) : log_path(TempFile("server-test-log")), logger(obs::LogLevel::kInfo, log_path) {
+  explicit Fixture(size_t max_body, Engine engine)
+      : log_path(TempFile("server-test-log")), logger(obs::LogLevel::kInfo, log_path) {
+    INFO("engine " << (engine == Engine::kAsio ? "asio" : "httplib"));
     ServerOptions o;
+    o.engine = engine;
     o.host = "127.0.0.1";
     o.port = 0;
     o.threads = 4;
@@ -107,7 +112,7 @@ std::string Everything(const httplib::Response& res) {
 }
 
 TEST_CASE("A handler that throws gets a generic 500 problem with nothing of the exception in it", "[http]") {
-  Fixture f;
+  Fixture f(1024, GENERATE(Engine::kAsio, Engine::kHttplib));
   f.server->Handle({Method::kGet, "/throw", "/throw", {}, 0},
                    [](const httplib::Request&, httplib::Response&, const auth::Principal&) {
                      throw std::runtime_error(kSecret);
@@ -149,7 +154,7 @@ TEST_CASE("A handler that throws gets a generic 500 problem with nothing of the 
 }
 
 TEST_CASE("httplib's own errors are problem+json: unknown route 404, body over the limit 413", "[http]") {
-  Fixture f(/*max_body=*/1024);
+  Fixture f(/*max_body=*/1024, GENERATE(Engine::kAsio, Engine::kHttplib));
   f.server->Handle({Method::kPost, "/small", "/small", {}, 0},
                    [](const httplib::Request& req, httplib::Response& res, const auth::Principal&) {
                      ReplyJson(res, json({{"size", req.body.size()}}).dump());
@@ -198,7 +203,7 @@ TEST_CASE("httplib's own errors are problem+json: unknown route 404, body over t
 }
 
 TEST_CASE("Routes with scopes answer 401 with WWW-Authenticate or 403, and the handler never runs", "[http][auth]") {
-  Fixture f;
+  Fixture f(1024, GENERATE(Engine::kAsio, Engine::kHttplib));
   std::atomic<int> calls{0};
   f.server->Handle({Method::kGet, "/marketing", "/marketing", {auth::Scope::Marketing()}, 0},
                    [&calls](const httplib::Request&, httplib::Response& res, const auth::Principal& who) {
@@ -230,7 +235,7 @@ TEST_CASE("Routes with scopes answer 401 with WWW-Authenticate or 403, and the h
 }
 
 TEST_CASE("Every response carries a distinct X-Request-Id and is counted by route and status", "[http][obs]") {
-  Fixture f;
+  Fixture f(1024, GENERATE(Engine::kAsio, Engine::kHttplib));
   f.server->Handle({Method::kGet, R"(/items/([0-9]+))", "/items/{id}", {}, 0},
                    [](const httplib::Request&, httplib::Response& res, const auth::Principal&) {
                      ReplyJson(res, "{}");
@@ -292,7 +297,7 @@ namespace consentd::http {
 namespace {
 
 TEST_CASE("Stop lets an in-flight request finish and does not wait for idle keep-alive connections", "[http]") {
-  Fixture f;
+  Fixture f(1024, GENERATE(Engine::kAsio, Engine::kHttplib));
   std::atomic<bool> in_handler{false};
   f.server->Handle({Method::kGet, "/slow", "/slow", {}, 0},
                    [&in_handler](const httplib::Request&, httplib::Response& res, const auth::Principal&) {
