@@ -12,6 +12,7 @@
 #include "src/base/time_format.h"
 #include "src/identity/normalizer.h"
 #include "src/service/bulk_check.h"
+#include "src/service/consent_payload.h"
 #include "src/service/state_order.h"
 #include "src/vault/vault.h"
 
@@ -117,33 +118,6 @@ std::array<uint8_t, 32> DedupeKey(const domain::Sid& sid, const ConsentEvent& e,
   }
   h.Update(fields);
   return h.Finish();
-}
-
-// The "consent.recorded" ledger entry: pseudonym, purpose, decision, times,
-// source, outcome, rule, policy version and evidence commitment. No
-// identifier, no evidence, no free text (formats were validated).
-// REQUIRES: `purpose` is a purpose of `policy`.
-std::string ConsentPayload(const domain::Sid& sid, const ConsentEvent& e, std::string_view purpose,
-                           const policies::ConflictDecision& decision, const policies::PolicySet& policy,
-                           const std::optional<vault::SealedRecord>& sealed) {
-  const policies::Purpose* p = policy.FindPurpose(purpose);
-  json payload = {
-      {"sid", sid.ToHex()},
-      {"purpose", std::string(purpose)},
-      {"decision", std::string(domain::DecisionName(e.decision))},
-      {"occurred_at", FormatTimestampMillis(e.occurred_at_ms)},
-      {"source", {{"system", e.source.system}, {"method", std::string(domain::ConsentMethodName(e.source.method))}}},
-      {"outcome", std::string(policies::ConflictOutcomeName(decision.outcome))},
-      {"reason", std::string(decision.reason)},
-      {"rule", std::string(decision.rule)},
-      {"policy", policy.version},
-      {"legal_basis", e.legal_basis.empty() ? std::string(policies::LegalBasisName(p->legal_basis)) : e.legal_basis},
-  };
-  if (!e.notice_id.empty()) payload["notice"] = {{"id", e.notice_id}, {"version", e.notice_version}};
-  if (!e.language.empty()) payload["language"] = e.language;
-  if (!e.jurisdiction.empty()) payload["jurisdiction"] = e.jurisdiction;
-  if (sealed) payload["evidence"] = HexEncode(AsBytes(sealed->commitment));
-  return payload.dump();
 }
 
 // The sealed evidence of an event, or nullopt when it carries none.
