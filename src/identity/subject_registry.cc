@@ -189,6 +189,9 @@ Result<std::optional<Sid>> SubjectRegistry::LookupRoot(const NormalizedIdentifie
     if (!row.ok()) return row.status();
     if (*row) {
       Result<Sid> sid = SidFromColumn(stmt->Blob(0));
+      // Reset before returning: a cached statement left on its row keeps
+      // its read transaction (and the WAL it pins) open until next used.
+      stmt->Reset();
       if (!sid.ok()) return sid.status();
       return std::optional<Sid>(*sid);
     }

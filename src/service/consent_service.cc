@@ -512,8 +512,12 @@ Result<RecordResult> ConsentService::RecordPrepared(const ConsentEvent& e, const
 Result<std::optional<ConsentState>> ConsentService::CurrentState(const domain::Sid& root, std::string_view purpose) {
   auto lock = db_.Lock();
   Result<vault::Stmt> q = db_.Cached(
+      // Two key probes (the root's own row, then its aliases' rows): an OR
+      // with an IN subquery made SQLite de-duplicate through a RowSet.
       "SELECT decision, occurred_ms, source_system, source_rank, method, seq FROM consent_state"
-      " WHERE purpose = ?2 AND (sid = ?1 OR sid IN (SELECT sid FROM identity_aliases WHERE surviving_sid = ?1))");
+      " WHERE sid = ?1 AND purpose = ?2"
+      " UNION ALL SELECT c.decision, c.occurred_ms, c.source_system, c.source_rank, c.method, c.seq"
+      " FROM identity_aliases a JOIN consent_state c ON c.sid = a.sid AND c.purpose = ?2 WHERE a.surviving_sid = ?1");
   if (!q.ok()) return q.status();
   q->Bind(1, root.bytes()).BindText(2, purpose);
   std::optional<ConsentState> best;
