@@ -1,8 +1,8 @@
 #include "src/propagation/outbox.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
 
 namespace consentd::propagation {
@@ -160,49 +160,63 @@ Status Outbox::EnqueueMany(sqlite3* db, std::span<const service::Change> changes
   }
   std::shared_ptr<const policies::PolicySet> policy = policy_ ? policy_() : nullptr;
   if (!policy || changes.empty()) return Status::Ok();
-  std::optional<Stmt> ins;  // prepared at the first row
-  bool wrote = false;
-  const int64_t now = clock_.NowMillis();
-  std::vector<const policies::System*> targets;
+  // One row per (change, target system), routed as Enqueue routes one.
+  struct Row {
+    size_t system;  // position in policy->systems (ordered by id)
+    const policies::System* target;
+    const service::Change* change;
+  };
+  std::vector<Row> rows;
+  rows.reserve(changes.size() * 2);
   for (const service::Change& change : changes) {
-    targets.clear();
+    size_t ordinal = 0;
     for (const auto& [id, system] : policy->systems) {
+      ++ordinal;
       if (change.kind == service::ChangeKind::kConsent) {
         if (!system.Receives(change.purpose) || id == change.origin_system) continue;
       }
       if (!change.target_system.empty() && id != change.target_system) continue;
-      targets.push_back(&system);
+      rows.push_back({ordinal, &system, &change});
     }
-    if (targets.empty()) continue;
-    if (!ins) {
-      Result<Stmt> prepared = Stmt::Prepare(
-          db,
-          "INSERT INTO outbox(system, sid, kind, cause_seq, purpose, decision, occurred_at_ms, request_id,"
-          " idempotency_key, state, next_attempt_ms, created_ms, updated_ms)"
-          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(cause_seq, system) DO NOTHING");
-      if (!prepared.ok()) return prepared.status();
-      ins.emplace(std::move(*prepared));
-    }
-    for (const policies::System* system : targets) {
-      ins->BindText(1, system->id)
-          .Bind(2, change.sid.bytes())
-          .BindText(3, ChangeKindName(change.kind))
-          .Bind(4, static_cast<int64_t>(change.seq))
-          .BindText(5, change.kind == service::ChangeKind::kConsent ? change.purpose : "")
-          .Bind(6, change.decision == domain::Decision::kGranted ? 1 : 0)
-          .Bind(7, change.occurred_at_ms)
-          .BindText(8, change.request_id)
-          .BindText(9, IdempotencyKey(change.seq, system->id))
-          .Bind(10, now)
-          .Bind(11, now)
-          .Bind(12, now);
-      Status s = ins->Run();
-      ins->Reset();
-      if (!s.ok()) return s.WithContext("outbox insert");
-    }
-    wrote = true;
   }
-  if (wrote && observer_) observer_();
+  if (rows.empty()) return Status::Ok();
+  // Inserted by system and subject (stable: one subject's rows for one
+  // system keep the changes' order, which is all the dispatcher's
+  // per-subject order and IsEcho read from ids). The subject indexes are
+  // keyed (system, sid, id) with random sids: rows in key order write each
+  // index page once instead of jumping across the index per row.
+  if (changes.size() > 1) {
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      if (a.system != b.system) return a.system < b.system;
+      return a.change->sid < b.change->sid;
+    });
+  }
+  Result<Stmt> ins = Stmt::Prepare(
+      db,
+      "INSERT INTO outbox(system, sid, kind, cause_seq, purpose, decision, occurred_at_ms, request_id,"
+      " idempotency_key, state, next_attempt_ms, created_ms, updated_ms)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(cause_seq, system) DO NOTHING");
+  if (!ins.ok()) return ins.status();
+  const int64_t now = clock_.NowMillis();
+  for (const Row& row : rows) {
+    const service::Change& change = *row.change;
+    ins->BindText(1, row.target->id)
+        .Bind(2, change.sid.bytes())
+        .BindText(3, ChangeKindName(change.kind))
+        .Bind(4, static_cast<int64_t>(change.seq))
+        .BindText(5, change.kind == service::ChangeKind::kConsent ? change.purpose : "")
+        .Bind(6, change.decision == domain::Decision::kGranted ? 1 : 0)
+        .Bind(7, change.occurred_at_ms)
+        .BindText(8, change.request_id)
+        .BindText(9, IdempotencyKey(change.seq, row.target->id))
+        .Bind(10, now)
+        .Bind(11, now)
+        .Bind(12, now);
+    Status s = ins->Run();
+    ins->Reset();
+    if (!s.ok()) return s.WithContext("outbox insert");
+  }
+  if (observer_) observer_();
   return Status::Ok();
 }
 

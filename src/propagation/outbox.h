@@ -110,7 +110,10 @@ class Outbox final : public service::FanOut {
 
   // service::FanOut.
   Status Enqueue(sqlite3* db, const service::Change& change) override;
-  // One prepared statement, one policy read and one observer call for all.
+  // One prepared statement, one policy read and one observer call for all;
+  // rows are inserted by system and subject (one subject's rows for one
+  // system in the changes' order), so that the indexes keyed by subject are
+  // written in key order.
   Status EnqueueMany(sqlite3* db, std::span<const service::Change> changes) override;
 
   // ---- reads ----

@@ -60,10 +60,12 @@ class FanOut {
   // fail, which rolls the whole transaction back. Must not begin, commit or
   // roll back transactions.
   virtual Status Enqueue(sqlite3* db, const Change& change) = 0;
-  // Enqueue of each change in order, with the same rows, for writers that
-  // record many changes in one transaction (imports, bulk requests): an
-  // implementation overrides it to prepare its statements once. Stops at
-  // the first error, which fails the caller's hook like Enqueue's.
+  // Enqueue of each change, with the same rows, for writers that record
+  // many changes in one transaction (imports, bulk requests): an
+  // implementation overrides it to prepare its statements once, and may
+  // write the rows of different subjects in another order than the
+  // changes' (the rows of one subject keep the changes' order). An error
+  // fails the caller's hook like Enqueue's.
   virtual Status EnqueueMany(sqlite3* db, std::span<const Change> changes) {
     for (const Change& c : changes) {
       Status s = Enqueue(db, c);

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
+#include <tuple>
 
 #include "src/propagation/outbox.h"
 #include "src/vault/sqlite_database.h"
@@ -98,7 +100,7 @@ TEST_CASE("outbox rows roll back with the cause entry when any part of the trans
   CHECK(env.Rows().empty());
 }
 
-TEST_CASE("EnqueueMany writes the rows Enqueue writes for each change, in order, and fails whole on a bad change") {
+TEST_CASE("EnqueueMany writes the rows Enqueue writes for each change, by system and subject, and fails whole on a bad change") {
   PropagationEnv env;
   const domain::Sid a = env.Subject("a@example.com");
   const domain::Sid b = env.Subject("b@example.com");
@@ -111,27 +113,43 @@ TEST_CASE("EnqueueMany writes the rows Enqueue writes for each change, in order,
     c.origin_system = origin;
     return c;
   };
-  SECTION("the same rows as one Enqueue per change") {
+  SECTION("the rows of one Enqueue per change; one subject's rows per system in the changes' order") {
+    std::vector<uint64_t> seqs;
     Status s = env.writer().Write(
         {{"consent.recorded", R"({"sid":"x"})"}, {"consent.recorded", R"({"sid":"y"})"},
-         {"consent.recorded", R"({"sid":"z"})"}},
+         {"consent.recorded", R"({"sid":"z"})"}, {"consent.recorded", R"({"sid":"w"})"}},
         [&](sqlite3* db, std::span<const ledger::AppendedEntry> ap) {
+          for (const auto& e : ap) seqs.push_back(e.seq);
           std::vector<service::Change> changes = {change(a, ap[0].seq, "email_marketing", ""),
                                                   change(b, ap[1].seq, "sms_marketing", "beta"),
-                                                  change(a, ap[2].seq, "sms_marketing", "")};
+                                                  change(a, ap[2].seq, "sms_marketing", ""),
+                                                  change(b, ap[3].seq, "email_marketing", "")};
           return env.outbox().EnqueueMany(db, changes);
         });
     REQUIRE(s.ok());
-    std::vector<OutboxRow> rows = env.Rows();
-    // email_marketing -> alpha, beta; sms_marketing from beta -> gamma; sms_marketing -> beta, gamma.
-    REQUIRE(SystemsOf(rows) == std::vector<std::string>{"alpha", "beta", "gamma", "beta", "gamma"});
-    CHECK(rows[0].sid == a);
-    CHECK(rows[2].sid == b);
-    CHECK(rows[3].sid == a);
-    CHECK(rows[4].sid == a);
-    CHECK(rows[0].cause_seq < rows[2].cause_seq);
-    CHECK(rows[2].cause_seq < rows[3].cause_seq);
-    for (const OutboxRow& r : rows) CHECK(r.idempotency_key == IdempotencyKey(r.cause_seq, r.system));
+    // email_marketing -> alpha, beta; sms_marketing from beta -> gamma;
+    // sms_marketing -> beta, gamma; email_marketing -> alpha, beta.
+    std::multiset<std::tuple<std::string, domain::Sid, uint64_t>> expected = {
+        {"alpha", a, seqs[0]}, {"beta", a, seqs[0]}, {"gamma", b, seqs[1]}, {"beta", a, seqs[2]},
+        {"gamma", a, seqs[2]}, {"alpha", b, seqs[3]}, {"beta", b, seqs[3]}};
+    std::vector<OutboxRow> rows = env.Rows();  // by id
+    std::multiset<std::tuple<std::string, domain::Sid, uint64_t>> got;
+    for (const OutboxRow& r : rows) {
+      got.insert({r.system, r.sid, r.cause_seq});
+      CHECK(r.idempotency_key == IdempotencyKey(r.cause_seq, r.system));
+      CHECK(r.state == RowState::kPending);
+    }
+    CHECK(got == expected);
+    // In id order: by system, then subject; one subject's rows for one
+    // system in cause order.
+    for (size_t i = 1; i < rows.size(); ++i) {
+      const OutboxRow& p = rows[i - 1];
+      const OutboxRow& r = rows[i];
+      INFO("row " << i);
+      CHECK(p.system <= r.system);
+      if (p.system == r.system) CHECK(p.sid <= r.sid);
+      if (p.system == r.system && p.sid == r.sid) CHECK(p.cause_seq < r.cause_seq);
+    }
   }
   SECTION("a change without a subject fails the call and the transaction: no row of the others") {
     const uint64_t size = env.ledger().Size();
