@@ -582,7 +582,8 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
       l.bidx = current[i];
       if (id.kind.type() == domain::IdentifierType::kEmail) {
         l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
-        planned_base[l.base->bidx].insert(sid);
+        // Read only by the plus-tag check above.
+        if (rules_.suggest_plus_tag_merges) planned_base[l.base->bidx].insert(sid);
       }
       l.sealed = vault::Seal(key.key.bytes, sid, IdentifierSealPurpose(l.kind, l.qualifier), id.value);
       planned[l.bidx.bidx] = sid;
