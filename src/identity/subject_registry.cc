@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "src/base/bytes.h"
+#include "src/base/run_parts.h"
 #include "src/identity/normalizer.h"
 #include "src/vault/cipher.h"
 
@@ -207,51 +208,81 @@ Result<std::optional<Sid>> SubjectRegistry::Lookup(const domain::Identifier& ide
 }
 
 void SubjectRegistry::LookupMany(std::span<const domain::Identifier> identifiers,
-                                 std::vector<Result<std::optional<Sid>>>* out) const {
+                                 std::vector<Result<std::optional<Sid>>>* out, size_t parts) const {
   out->assign(identifiers.size(), Result<std::optional<Sid>>(std::optional<Sid>()));
+  // Below this many identifiers a step runs as one part: starting a thread
+  // costs more than it saves.
+  constexpr size_t kMinPerPart = 256;
+  parts = identifiers.size() < 2 * kMinPerPart ? 1 : std::min<size_t>(std::max<size_t>(parts, 1), 2);
   struct Probe {
     BlindIndex bidx;
     size_t id;
     size_t rank;  // candidate order: the first key that matches wins, as in LookupRoot
   };
+  // 1. Blind indexes, each part a range of the identifiers (each writes
+  // only its identifiers' slots of *out).
+  std::vector<std::vector<Probe>> part_probes(parts);
+  RunParts(parts, [&](size_t k) {
+    auto [b, e] = PartRange(identifiers.size(), parts, k);
+    std::vector<Probe>& mine = part_probes[k];
+    mine.reserve(e - b);
+    for (size_t i = b; i < e; ++i) {
+      Result<NormalizedIdentifier> id = Normalize(identifiers[i], rules_);
+      if (!id.ok()) {
+        (*out)[i] = id.status();
+        continue;
+      }
+      std::vector<KeyedBlindIndex> candidates = indexer_.All(*id);
+      for (size_t r = 0; r < candidates.size(); ++r) mine.push_back({candidates[r].bidx, i, r});
+    }
+  });
   std::vector<Probe> probes;
   probes.reserve(identifiers.size());
-  for (size_t i = 0; i < identifiers.size(); ++i) {
-    Result<NormalizedIdentifier> id = Normalize(identifiers[i], rules_);
-    if (!id.ok()) {
-      (*out)[i] = id.status();
-      continue;
-    }
-    std::vector<KeyedBlindIndex> candidates = indexer_.All(*id);
-    for (size_t r = 0; r < candidates.size(); ++r) probes.push_back({candidates[r].bidx, i, r});
-  }
+  for (const std::vector<Probe>& part : part_probes) probes.insert(probes.end(), part.begin(), part.end());
   std::sort(probes.begin(), probes.end(), [](const Probe& a, const Probe& b) { return a.bidx < b.bidx; });
-  std::vector<size_t> best(identifiers.size(), SIZE_MAX);
-  std::unique_lock<std::mutex> lock = db_->Lock();
-  vault::ReadTransaction snapshot(db_->handle());
-  Result<Stmt> stmt = db_->Cached("SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
-  if (!stmt.ok()) {
-    for (auto& r : *out) {
-      if (r.ok()) r = stmt.status();
-    }
-    return;
-  }
-  for (const Probe& p : probes) {
-    if (!(*out)[p.id].ok() || best[p.id] < p.rank) continue;
-    stmt->Bind(1, BytesOf(p.bidx));
-    Result<bool> row = stmt->Step();
-    if (!row.ok()) {
-      (*out)[p.id] = row.status();
-    } else if (*row) {
-      Result<Sid> sid = SidFromColumn(stmt->Blob(0));
-      if (!sid.ok()) {
-        (*out)[p.id] = sid.status();
-      } else {
-        (*out)[p.id] = std::optional<Sid>(*sid);
-        best[p.id] = p.rank;
+  // 2. The probes in key order, each part a range of keys on its own read
+  // connection in one read transaction: the parts walk disjoint parts of
+  // the B-tree, so no page is read twice. found[j] is probe j's row.
+  std::vector<Result<std::optional<Sid>>> found(probes.size(), Result<std::optional<Sid>>(std::optional<Sid>()));
+  RunParts(parts, [&](size_t k) {
+    auto [b, e] = PartRange(probes.size(), parts, k);
+    if (b == e) return;
+    std::unique_lock<std::mutex> lock = db_->Lock();
+    vault::ReadTransaction snapshot(db_->handle());
+    Result<Stmt> stmt = db_->Cached("SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
+    for (size_t j = b; j < e; ++j) {
+      if (!stmt.ok()) {
+        found[j] = stmt.status();
+        continue;
       }
+      stmt->Bind(1, BytesOf(probes[j].bidx));
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) {
+        found[j] = row.status();
+      } else if (*row) {
+        Result<Sid> sid = SidFromColumn(stmt->Blob(0));
+        if (sid.ok()) {
+          found[j] = std::optional<Sid>(*sid);
+        } else {
+          found[j] = sid.status();
+        }
+      }
+      stmt->Reset();
     }
-    stmt->Reset();
+  });
+  // 3. Per identifier: a probe's error, else the subject under the first
+  // key that matched.
+  std::vector<size_t> best(identifiers.size(), SIZE_MAX);
+  for (size_t j = 0; j < probes.size(); ++j) {
+    const Probe& p = probes[j];
+    Result<std::optional<Sid>>& o = (*out)[p.id];
+    if (!o.ok()) continue;
+    if (!found[j].ok()) {
+      o = found[j].status();
+    } else if (*found[j] && p.rank < best[p.id]) {
+      o = *found[j];
+      best[p.id] = p.rank;
+    }
   }
 }
 

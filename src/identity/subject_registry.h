@@ -161,10 +161,14 @@ class SubjectRegistry {
   Result<std::optional<domain::Sid>> Lookup(const domain::Identifier& identifier) const;
   Result<std::optional<domain::Sid>> LookupNormalized(const domain::NormalizedIdentifier& identifier) const;
   // Lookup() of many identifiers: out[i] is identifier i's subject (or its
-  // normalization error). Blind indexes are computed first, then probed in
-  // key order on one read connection under one lock. For bulk checks.
+  // normalization or read error). Blind indexes are computed first, then
+  // probed in key order. With parts == 2 (and enough identifiers) each step
+  // is cut in two that run at the same time (RunParts): the blind indexes
+  // of each half of the identifiers, then the probes of each half of the
+  // key range, on two read connections in a read transaction each (so a
+  // lookup may see a write that the other half's did not). For bulk checks.
   void LookupMany(std::span<const domain::Identifier> identifiers,
-                  std::vector<Result<std::optional<domain::Sid>>>* out) const;
+                  std::vector<Result<std::optional<domain::Sid>>>* out, size_t parts = 1) const;
 
   // Resolves a set of identifiers (see the rules above), writing links,
   // merges and reviews with their ledger entries. Durable when OK.

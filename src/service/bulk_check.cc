@@ -1,13 +1,11 @@
 #include "src/service/bulk_check.h"
 
 #include <algorithm>
-#include <functional>
 #include <string>
-#include <system_error>
-#include <thread>
 
 #include "policies/conflict.h"
 #include "src/base/bytes.h"
+#include "src/base/run_parts.h"
 #include "src/service/state_order.h"
 
 namespace consentd::service {
@@ -17,33 +15,10 @@ using domain::ConsentState;
 using domain::Sid;
 using StateResult = Result<std::optional<ConsentState>>;
 
-// How many parts `n` items are cut into, at most `parts` and at most 2.
+// How many parts `n` items are cut into: at most `parts` and at most 2.
 size_t PartsFor(size_t n, size_t parts) {
   if (parts < 2 || n < 2 * kBulkCheckMinPerPart) return 1;
   return 2;
-}
-
-// [begin, end) of part `k` of `n` items cut into `parts`.
-std::pair<size_t, size_t> Range(size_t n, size_t parts, size_t k) {
-  return {n * k / parts, n * (k + 1) / parts};
-}
-
-// Runs fn(k) for k in [0, parts): part 0 on the calling thread, the others
-// on threads of their own. A part whose thread cannot be started runs on
-// the calling thread after part 0, so all parts always run.
-void RunParts(size_t parts, const std::function<void(size_t)>& fn) {
-  std::vector<std::thread> threads;
-  std::vector<size_t> inline_parts;
-  for (size_t k = 1; k < parts; ++k) {
-    try {
-      threads.emplace_back(fn, k);
-    } catch (const std::system_error&) {
-      inline_parts.push_back(k);
-    }
-  }
-  fn(0);
-  for (size_t k : inline_parts) fn(k);
-  for (std::thread& t : threads) t.join();
 }
 
 // Reads the state row of `sid` for the purpose bound by the caller into
@@ -128,63 +103,53 @@ Status CheckMany(vault::Database& db, const identity::SubjectRegistry& registry,
   out->assign(n, Result<ConsentAnswer>(Status::Internal("unset")));
   subjects->assign(n, std::nullopt);
 
-  // 1. Identifiers -> subjects, each part on its own connection.
-  const size_t lookup_parts = PartsFor(n, parts);
-  std::vector<std::vector<Result<std::optional<Sid>>>> found(lookup_parts);
-  RunParts(lookup_parts, [&](size_t k) {
-    auto [b, e] = Range(n, lookup_parts, k);
-    registry.LookupMany(identifiers.subspan(b, e - b), &found[k]);
-  });
+  // 1. Identifiers -> subjects.
+  std::vector<Result<std::optional<Sid>>> found;
+  registry.LookupMany(identifiers, &found, parts);
 
   // 2. Each distinct subject's state, read once, in sid order.
   std::vector<Sid> roots;
   roots.reserve(n);
-  for (const auto& part : found) {
-    for (const Result<std::optional<Sid>>& s : part) {
-      if (s.ok() && *s) roots.push_back(**s);
-    }
+  for (const Result<std::optional<Sid>>& s : found) {
+    if (s.ok() && *s) roots.push_back(**s);
   }
   std::sort(roots.begin(), roots.end());
   roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
   std::vector<StateResult> states(roots.size(), StateResult(Status::Internal("unset")));
   const size_t state_parts = PartsFor(roots.size(), parts);
   RunParts(state_parts, [&](size_t k) {
-    auto [b, e] = Range(roots.size(), state_parts, k);
+    auto [b, e] = PartRange(roots.size(), state_parts, k);
     ReadStates(db, std::span<const Sid>(roots).subspan(b, e - b), purpose,
                std::span<StateResult>(states).subspan(b, e - b));
   });
 
   // 3. The answers, in request order.
   const bool default_allowed = policies::EffectiveState(policy, std::nullopt, jurisdiction).allowed;
-  for (size_t k = 0; k < lookup_parts; ++k) {
-    const size_t base = Range(n, lookup_parts, k).first;
-    for (size_t j = 0; j < found[k].size(); ++j) {
-      const size_t i = base + j;
-      const Result<std::optional<Sid>>& sid = found[k][j];
-      if (!sid.ok()) {
-        (*out)[i] = sid.status();
-        continue;
-      }
-      ConsentAnswer a;
-      if (!*sid) {
-        a.allowed = default_allowed;
-        (*out)[i] = std::move(a);
-        continue;
-      }
-      const size_t at = static_cast<size_t>(std::lower_bound(roots.begin(), roots.end(), **sid) - roots.begin());
-      const StateResult& st = states[at];
-      if (!st.ok()) {
-        (*out)[i] = st.status();
-        continue;
-      }
-      policies::EffectiveConsent eff = policies::EffectiveState(policy, *st, jurisdiction);
-      a.known_subject = true;
-      a.allowed = eff.allowed;
-      a.from_default = eff.from_default;
-      a.state = *st;
-      (*out)[i] = std::move(a);
-      (*subjects)[i] = **sid;
+  for (size_t i = 0; i < n; ++i) {
+    const Result<std::optional<Sid>>& sid = found[i];
+    if (!sid.ok()) {
+      (*out)[i] = sid.status();
+      continue;
     }
+    ConsentAnswer a;
+    if (!*sid) {
+      a.allowed = default_allowed;
+      (*out)[i] = std::move(a);
+      continue;
+    }
+    const size_t at = static_cast<size_t>(std::lower_bound(roots.begin(), roots.end(), **sid) - roots.begin());
+    const StateResult& st = states[at];
+    if (!st.ok()) {
+      (*out)[i] = st.status();
+      continue;
+    }
+    policies::EffectiveConsent eff = policies::EffectiveState(policy, *st, jurisdiction);
+    a.known_subject = true;
+    a.allowed = eff.allowed;
+    a.from_default = eff.from_default;
+    a.state = *st;
+    (*out)[i] = std::move(a);
+    (*subjects)[i] = **sid;
   }
   return Status::Ok();
 }

@@ -5,9 +5,10 @@
 // Two phases, each cut into `parts` (1 or 2) that run at the same time on
 // their own read connections of the vault::Database pool, part 0 on the
 // calling thread, the other on a thread started for it:
-//   1. identifiers -> subjects: each part normalizes its share of the
-//      identifiers, computes their blind indexes and probes them in key
-//      order (SubjectRegistry::LookupMany);
+//   1. identifiers -> subjects (SubjectRegistry::LookupMany in parts):
+//      each part normalizes half of the identifiers and computes their
+//      blind indexes; then, all sorted, each part probes half of the key
+//      range, so the two walk disjoint halves of the B-tree;
 //   2. states: the distinct subjects found, sorted, are cut in parts; each
 //      part reads its subjects' state rows in sid order (the subject's own
 //      row, then the rows of the subjects merged into it), each subject
@@ -43,8 +44,8 @@
 
 namespace consentd::service {
 
-// Below this many identifiers (or subjects) a phase runs as one part: a
-// thread start costs more than it saves.
+// Below this many subjects the state reads run as one part: a thread start
+// costs more than it saves (LookupMany has its own threshold).
 constexpr size_t kBulkCheckMinPerPart = 256;
 
 // The answer for each of `identifiers` to `purpose` (whose policy entry is

@@ -6,6 +6,11 @@
 #
 #   tests/bench/check_ab.sh CONSENTCTL CONSENTD_A CONSENTD_B [SUBJECTS] [ROUNDS]
 #
+# DATA=DIR uses an existing data directory of SUBJECTS subjects named
+# user<i>@example.com (/work/scratch/setup.sh makes one) instead of importing
+# a new one: a 1,000,000-subject import takes minutes. Its consentd.json's
+# listen address is rewritten.
+#
 # Per round and binary: start it, two warm-up checks, then 7 checks, each
 # followed by 0.4 s so that the access-log flush of its rows is counted;
 # prints the wall time of each check (curl) and the process's CPU time
@@ -20,10 +25,12 @@ PID=""
 cleanup() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-D=$TMP/data
-"$CTL" init --data-dir "$D" --origin bench.example/consent >/dev/null 2>&1
-awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "{\"identifiers\":[{\"kind\":\"email\",\"value\":\"user%d@example.com\"}],\"purpose\":\"email_marketing\",\"decision\":\"granted\",\"occurred_at\":\"2024-01-02T00:00:00Z\",\"source\":{\"system\":\"klaviyo\",\"method\":\"import\"},\"event_id\":\"h-%d\"}\n", i, i }' > "$TMP/history.jsonl"
-"$CTL" import "$TMP/history.jsonl" --data-dir "$D" | tail -1
+D=${DATA:-$TMP/data}
+if [ -z "${DATA:-}" ]; then
+  "$CTL" init --data-dir "$D" --origin bench.example/consent >/dev/null 2>&1
+  awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "{\"identifiers\":[{\"kind\":\"email\",\"value\":\"user%d@example.com\"}],\"purpose\":\"email_marketing\",\"decision\":\"granted\",\"occurred_at\":\"2024-01-02T00:00:00Z\",\"source\":{\"system\":\"klaviyo\",\"method\":\"import\"},\"event_id\":\"h-%d\"}\n", i, i }' > "$TMP/history.jsonl"
+  "$CTL" import "$TMP/history.jsonl" --data-dir "$D" | tail -1
+fi
 TOKEN=$("$CTL" token create --data-dir "$D" --name bench --scope marketing 2>/dev/null)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 python3 - "$D/consentd.json" "$PORT" "$N" "$TMP/check.json" <<'PY'
