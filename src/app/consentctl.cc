@@ -88,6 +88,7 @@ struct Context {
   std::string import_file;
   std::string import_format;
   size_t max_listed = 100;
+  size_t batch_events = 0;  // import: 0 keeps ImportOptions' default
   bool check = false;
 };
 
@@ -367,6 +368,7 @@ int CmdImport(const Context& c) {
   }
   o.decode_json = DecodeJsonRow;
   o.max_listed = c.max_listed;
+  if (c.batch_events > 0) o.batch_events = c.batch_events;
   if (::isatty(STDERR_FILENO)) {
     o.progress = [](const service::ImportProgress& p) {
       std::fprintf(stderr, "\rimported %llu rows (%llu rejected), %3.0f%%", static_cast<unsigned long long>(p.rows),
@@ -502,6 +504,9 @@ int main(int argc, char** argv) {
   import->add_option("--format", c.import_format, "jsonl or csv (default: csv for *.csv, else jsonl)");
   import->add_option("--data-dir", c.data_dir)->required();
   import->add_option("--max-listed", c.max_listed, "rejected rows to list (all are counted)");
+  import->add_option("--batch-events", c.batch_events,
+                     "events per durable batch (default 262144; smaller needs less memory, larger less CPU)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 22));
   import->callback([&] { rc = CmdImport(c); });
 
   auto* rebuild = app.add_subcommand("rebuild", "rebuild the consent state from the ledger in memory and compare");
