@@ -223,7 +223,7 @@ TEST_CASE("Expect: 100-continue within the limit gets 100 Continue, then the ans
   CHECK(c.ReadUntil("body=abc").find("HTTP/1.1 200 OK") != std::string::npos);
 }
 
-TEST_CASE("A chunked request body is accepted; Content-Length beside Transfer-Encoding is refused 400",
+TEST_CASE("A chunked request body is accepted, and Content-Length beside Transfer-Encoding is refused 400",
           "[http][asio]") {
   Fixture f;
   {
@@ -302,7 +302,7 @@ TEST_CASE("Idle and half-sent connections are closed after their timeouts", "[ht
   CHECK(slow.got().find("x=1") == std::string::npos);
 }
 
-TEST_CASE("Connections beyond max_connections are closed at once; the others are served", "[http][asio]") {
+TEST_CASE("Connections beyond max_connections are closed at once while the others are served", "[http][asio]") {
   AsioListenerOptions o;
   o.max_connections = 2;
   Fixture f(o);
