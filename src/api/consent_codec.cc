@@ -118,6 +118,25 @@ nlohmann::json EncodeAnswer(std::string_view purpose, const service::ConsentAnsw
   return j;
 }
 
+namespace {
+
+// Appends `s` as a JSON string, byte for byte as nlohmann's dump() prints
+// it: printable ASCII without quote or backslash as is, between quotes
+// (what every name and date here is), anything else through dump().
+void AppendJsonString(std::string_view s, std::string* out) {
+  bool plain = true;
+  for (unsigned char c : s) plain = plain && c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  if (!plain) {
+    out->append(nlohmann::json(std::string(s)).dump());
+    return;
+  }
+  out->push_back('"');
+  out->append(s);
+  out->push_back('"');
+}
+
+}  // namespace
+
 void AppendAnswerWithoutPurpose(const service::ConsentAnswer& a, std::string* out) {
   // Keys in nlohmann's (sorted) order: allowed, since, source{method, system}, state.
   out->append(a.allowed ? "{\"allowed\":true" : "{\"allowed\":false");
@@ -126,13 +145,13 @@ void AppendAnswerWithoutPurpose(const service::ConsentAnswer& a, std::string* ou
     return;
   }
   out->append(",\"since\":");
-  out->append(nlohmann::json(FormatTimestampMillis(a.state->occurred_at_ms)).dump());
+  AppendJsonString(FormatTimestampMillis(a.state->occurred_at_ms), out);
   out->append(",\"source\":{\"method\":");
-  out->append(nlohmann::json(std::string(domain::ConsentMethodName(a.state->method))).dump());
+  AppendJsonString(domain::ConsentMethodName(a.state->method), out);
   out->append(",\"system\":");
-  out->append(nlohmann::json(a.state->source_system).dump());
+  AppendJsonString(a.state->source_system, out);
   out->append("},\"state\":");
-  out->append(nlohmann::json(std::string(domain::DecisionName(a.state->decision))).dump());
+  AppendJsonString(domain::DecisionName(a.state->decision), out);
   out->push_back('}');
 }
 

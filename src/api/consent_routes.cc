@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "src/api/check_request.h"
 #include "src/api/consent_codec.h"
 #include "src/api/json_body.h"
 #include "src/base/bytes.h"
@@ -191,25 +192,14 @@ void HandleQuery(service::Runtime& rt, const httplib::Request& req, httplib::Res
 
 void HandleCheck(service::Runtime& rt, const httplib::Request& req, httplib::Response& res,
                  const auth::Principal& who) {
-  nlohmann::json body;
-  if (auto p = ParseObject(req.body, &body)) return Reply(res, *p);
-  BodyReader r(body);
-  std::string purpose, jurisdiction;
-  r.String("purpose", &purpose, true, 64);
-  r.String("jurisdiction", &jurisdiction, false, 64);
-  const nlohmann::json* ids = r.Array("identifiers", true, rt.config().max_check_identifiers);
-  r.RejectUnknown();
-  if (!r.ok()) return Reply(res, *r.problem());
-  if (!rt.policy()->FindPurpose(purpose)) return Reply(res, Problem::BadRequest("/purpose: unknown purpose", "/purpose"));
-  std::vector<domain::Identifier> decoded(ids->size(), domain::Identifier{domain::IdentifierKind::Email(), "", ""});
-  for (size_t i = 0; i < ids->size(); ++i) {
-    if (auto p = DecodeIdentifier((*ids)[i], "/identifiers/" + std::to_string(i), &decoded[i])) return Reply(res, *p);
-  }
-  // One batch: blind indexes first, then sorted lookups on one read
-  // connection (ConsentService::QueryMany).
+  CheckRequest in;
+  const auto known = [&rt](std::string_view p) { return rt.policy()->FindPurpose(p) != nullptr; };
+  if (auto p = DecodeCheckRequest(req.body, rt.config().max_check_identifiers, known, &in)) return Reply(res, *p);
+  const std::string& purpose = in.purpose;
+  // One batch (ConsentService::QueryMany, service/bulk_check.h).
   std::vector<Result<service::ConsentAnswer>> answers;
   std::vector<std::optional<domain::Sid>> subjects;
-  Status qs = rt.consents().QueryMany(decoded, purpose, jurisdiction, &answers, &subjects);
+  Status qs = rt.consents().QueryMany(in.identifiers, purpose, in.jurisdiction, &answers, &subjects);
   if (!qs.ok()) return Reply(res, http::ProblemFromStatus(qs));
   // The body is written as text (the same bytes nlohmann would print):
   // building 10,000 JSON objects cost more than the lookups.

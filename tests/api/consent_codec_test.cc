@@ -29,7 +29,9 @@ TEST_CASE("The bulk-check text encoder prints the same bytes as the answer objec
   def.allowed = true;  // a default that allows (e.g. a legitimate-interest purpose)
   answers.push_back(def);
   for (auto decision : {domain::Decision::kGranted, domain::Decision::kWithdrawn}) {
-    for (const char* system : {"shopify-main", "", "odd\"system\\\x01"}) {
+    // Plain names take the encoder's fast path; quotes, backslashes, control
+    // characters, DEL and UTF-8 go through nlohmann's printer.
+    for (const char* system : {"shopify-main", "", "odd\"system\\\x01", "syst\xc3\xa8me", "del\x7f", "a/b <c>&'"}) {
       service::ConsentAnswer a;
       a.allowed = decision == domain::Decision::kGranted;
       a.known_subject = true;
