@@ -62,8 +62,13 @@ void ReadStates(vault::Database& db, std::span<const Sid> roots, std::string_vie
       "SELECT decision, occurred_ms, source_system, source_rank, method, seq FROM consent_state"
       " WHERE sid = ?1 AND purpose = ?2");
   Result<vault::Stmt> aliases = db.Cached("SELECT sid FROM identity_aliases WHERE surviving_sid = ?1");
-  if (!own.ok() || !aliases.ok()) {
-    const Status err = own.ok() ? aliases.status() : own.status();
+  // Whether any subject was ever merged, in this snapshot: if none, no root
+  // has aliases to probe (most stores merge rarely or never).
+  Result<vault::Stmt> any_alias = db.Cached("SELECT 1 FROM identity_aliases LIMIT 1");
+  Result<bool> merges = any_alias.ok() ? any_alias->Step() : Result<bool>(any_alias.status());
+  if (any_alias.ok()) any_alias->Reset();
+  if (!own.ok() || !aliases.ok() || !merges.ok()) {
+    const Status err = !own.ok() ? own.status() : !aliases.ok() ? aliases.status() : merges.status();
     for (StateResult& r : out) r = err;
     return;
   }
@@ -73,7 +78,7 @@ void ReadStates(vault::Database& db, std::span<const Sid> roots, std::string_vie
     Status st = ReadRow(*own, roots[i].bytes(), purpose, &best);
     // The subjects merged into it: the alias index names them (rarely any).
     merged.clear();
-    if (st.ok()) {
+    if (st.ok() && *merges) {
       aliases->Bind(1, roots[i].bytes());
       while (true) {
         Result<bool> row = aliases->Step();
