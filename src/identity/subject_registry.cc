@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "src/base/bytes.h"
@@ -904,9 +905,17 @@ Result<Resolution> SubjectRegistry::PlanResolution(const std::vector<NormalizedI
 
 Status SubjectRegistry::WritePlan(sqlite3* db, const Plan& plan, int64_t now) {
   {
+    // "Still absent" needs no read for a blind index this plan inserts: the
+    // insert fails on its primary key if a concurrent writer stored it, and
+    // that failure is reported as the concurrent change (below). A random
+    // point read per new identifier is a large share of a batch's commit.
+    std::unordered_set<BlindIndex, BlindIndexHash> inserted;
+    inserted.reserve(plan.links.size());
+    for (const Plan::Link& l : plan.links) inserted.insert(l.bidx.bidx);
     Result<Stmt> stmt = Stmt::Prepare(db, "SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
     if (!stmt.ok()) return stmt.status();
     for (const auto& [bidx, root] : plan.expect_lookup) {
+      if (!root && inserted.count(bidx) > 0) continue;
       stmt->Bind(1, BytesOf(bidx));
       Result<bool> row = stmt->Step();
       if (!row.ok()) return row.status();
@@ -956,6 +965,9 @@ Status SubjectRegistry::WritePlan(sqlite3* db, const Plan& plan, int64_t now) {
         stmt->BindNull(8);
       }
       Status st = stmt->Run();
+      // The primary key (bidx) is the only unique key: another writer
+      // linked this identifier since it was looked up.
+      if (st.code() == StatusCode::kAlreadyExists) return Status::Unavailable(std::string(kConcurrentChange));
       if (!st.ok()) return st.WithContext("link " + l.kind + " to " + l.root.ToHex());
       stmt->Reset();
     }

@@ -65,6 +65,37 @@ TEST_CASE("Resolving unknown identifiers creates one subject holding all of them
   CHECK(CountContaining(entries, r.sid.ToHex()) == 3);
 }
 
+TEST_CASE("An identifier another writer stores between planning and commit makes ResolveAndWrite plan again",
+          "[identity][resolve][concurrency]") {
+  // The commit does not re-read "still absent" for the identifiers it
+  // inserts: the insert's primary key reports the other writer's row, as
+  // the concurrent change that makes the caller plan again.
+  TestEnv env;
+  int calls = 0;
+  Sid other;
+  Result<Resolution> r = env.registry().ResolveAndWrite(
+      std::vector<Identifier>{Email("race@example.com"), Phone("+44 20 7946 0958")},
+      [&](const Resolution& planned) -> Result<ResolveExtra> {
+        if (++calls == 1) {
+          CHECK(planned.outcome == Outcome::kCreated);
+          // Stands for a concurrent request (the registry's lock is not held here).
+          other = MustResolve(env, {Email("race@example.com")}).sid;
+        }
+        return ResolveExtra();
+      });
+  REQUIRE(r.ok());
+  CHECK(calls == 2);
+  CHECK(r->outcome == Outcome::kExisting);
+  CHECK(r->sid == other);
+  CHECK(r->linked_kinds == std::vector<std::string>{"phone"});
+  std::vector<std::string> entries = LedgerEntries(env);
+  CHECK(CountContaining(entries, "subject.created") == 1);
+  CHECK(CountContaining(entries, "subject.linked") == 2);
+  Result<std::optional<Sid>> phone = env.registry().Lookup(Phone("+442079460958"));
+  REQUIRE(phone.ok());
+  CHECK(*phone == std::optional<Sid>(other));
+}
+
 TEST_CASE("Resolving without create_if_missing reports not found and writes nothing", "[identity][resolve]") {
   TestEnv env;
   uint64_t before = env.ledger().Size();
