@@ -671,12 +671,22 @@ TEST_CASE("Officer history decrypts evidence and is written to the access log", 
       CHECK(token_id == t.officer.substr(4, 16));
       CHECK(row_sid == upper_sid);
     }
-    if (what == "consent.query") {
-      ++query_rows;
-      CHECK(token_id == t.marketing.substr(4, 16));
-    }
+    CHECK(what != "consent.query");  // queued reads go to access_batches
   }
   CHECK(history_rows == 2);
+  // The marketing query: one batch of one read of the subject.
+  REQUIRE(sqlite3_open_v2(h->database_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT token_id, hex(sids), what, reads FROM access_batches ORDER BY id", -1, &st,
+                             nullptr) == SQLITE_OK);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 2))) != "consent.query") continue;
+    ++query_rows;
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == t.marketing.substr(4, 16));
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))) == upper_sid);
+    CHECK(sqlite3_column_int64(st, 3) == 1);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
   CHECK(query_rows == 1);
 }
 
