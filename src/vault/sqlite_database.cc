@@ -169,10 +169,15 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
     if (rc != SQLITE_OK) return SqliteStatus(c.db, rc, "open " + path);
     sqlite3_busy_timeout(c.db, 5000);
     // secure_delete zeroes deleted content instead of leaving it in free
-    // pages; it is a property of the connection that deletes. The map and
-    // the cache only speed reads up (the map is shared with the OS page
-    // cache; a connection maps the file lazily as it grows).
-    Status s = Exec(c.db, "PRAGMA secure_delete=ON; PRAGMA mmap_size=17179869184; PRAGMA cache_size=-16384;");
+    // pages; it is a property of the connection that deletes. No memory
+    // map: SQLite unmaps a connection's whole map (and empties its cache)
+    // at its first read after any other connection wrote, so with the
+    // service's steady writes (access log, consent) every read re-faulted
+    // its pages and the unmaps walked every page mapped before; with 1M
+    // subjects a bulk check and the access-log flush after it cost about
+    // twice the CPU with a map than with reads into the cache
+    // (docs/benchmarks.md, "Check").
+    Status s = Exec(c.db, "PRAGMA secure_delete=ON; PRAGMA mmap_size=0; PRAGMA cache_size=-16384;");
     if (!s.ok()) return s;
   }
   return d;

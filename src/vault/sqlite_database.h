@@ -106,8 +106,7 @@ class Database {
 
   // Opens the existing database file at `path` (read-write, so that it can
   // checkpoint the WAL) kConnections times, each with secure_delete on, a
-  // busy timeout, a memory map of the file (reads without a syscall and a
-  // copy per page) and a larger page cache.
+  // busy timeout and a larger page cache, without a memory map (see Open).
   static Result<std::unique_ptr<Database>> Open(const std::string& path);
   ~Database();
   Database(const Database&) = delete;
