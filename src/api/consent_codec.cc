@@ -135,11 +135,14 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-}  // namespace
-
-void AppendAnswerWithoutPurpose(const service::ConsentAnswer& a, std::string* out) {
-  // Keys in nlohmann's (sorted) order: allowed, since, source{method, system}, state.
+// Keys in nlohmann's (sorted) order: allowed, purpose (when given), since,
+// source{method, system}, state.
+void AppendAnswerText(const std::string_view* purpose, const service::ConsentAnswer& a, std::string* out) {
   out->append(a.allowed ? "{\"allowed\":true" : "{\"allowed\":false");
+  if (purpose) {
+    out->append(",\"purpose\":");
+    AppendJsonString(*purpose, out);
+  }
   if (!a.state) {
     out->append(",\"state\":\"default\"}");
     return;
@@ -153,6 +156,16 @@ void AppendAnswerWithoutPurpose(const service::ConsentAnswer& a, std::string* ou
   out->append("},\"state\":");
   AppendJsonString(domain::DecisionName(a.state->decision), out);
   out->push_back('}');
+}
+
+}  // namespace
+
+void AppendAnswerWithoutPurpose(const service::ConsentAnswer& a, std::string* out) {
+  AppendAnswerText(nullptr, a, out);
+}
+
+void AppendAnswer(std::string_view purpose, const service::ConsentAnswer& a, std::string* out) {
+  AppendAnswerText(&purpose, a, out);
 }
 
 }  // namespace consentd::api

@@ -34,6 +34,9 @@ nlohmann::json EncodeAnswer(std::string_view purpose, const service::ConsentAnsw
 // byte what nlohmann would print for it, without building the object: a
 // bulk check writes 10,000 of them.
 void AppendAnswerWithoutPurpose(const service::ConsentAnswer& a, std::string* out);
+// Appends EncodeAnswer(purpose, a) as JSON text, byte for byte what nlohmann
+// would print for it (GET /v1/consents answers on the event loop).
+void AppendAnswer(std::string_view purpose, const service::ConsentAnswer& a, std::string* out);
 
 }  // namespace consentd::api
 

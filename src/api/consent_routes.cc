@@ -177,17 +177,15 @@ void HandleQuery(service::Runtime& rt, const httplib::Request& req, httplib::Res
   std::string purpose;
   if (auto p = PurposeFromQuery(req, rt, &purpose)) return Reply(res, *p);
   std::string jurisdiction = req.get_param_value("jurisdiction");
-  Result<std::optional<domain::Sid>> sid = rt.subjects().Lookup(id);
-  if (!sid.ok()) return Reply(res, LookupProblem(sid.status(), param));
-  Result<service::ConsentAnswer> a = Status::Internal("unset");
-  if (*sid) {
-    a = rt.consents().QuerySubject(**sid, purpose, jurisdiction);
-    if (a.ok()) rt.access_log().Record(who.token_id, **sid, "consent.query");
-  } else {
-    a = rt.consents().Query(id, purpose, jurisdiction);
-  }
-  if (!a.ok()) return Reply(res, http::ProblemFromStatus(a.status()));
-  ReplyJson(res, EncodeAnswer(purpose, *a).dump());
+  // The purpose is known (above): kInvalidArgument means the identifier.
+  std::optional<domain::Sid> sid;
+  Result<service::ConsentAnswer> a = rt.consents().QueryIdentifier(id, purpose, jurisdiction, &sid);
+  if (!a.ok()) return Reply(res, LookupProblem(a.status(), param));
+  if (sid) rt.access_log().Record(who.token_id, *sid, "consent.query");
+  std::string body;
+  body.reserve(192);
+  AppendAnswer(purpose, *a, &body);
+  ReplyJson(res, body);
 }
 
 void HandleCheck(service::Runtime& rt, const httplib::Request& req, httplib::Response& res,

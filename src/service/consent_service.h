@@ -187,6 +187,12 @@ class ConsentService {
   Status QueryMany(std::span<const domain::Identifier> identifiers, std::string_view purpose,
                    std::string_view jurisdiction, std::vector<Result<ConsentAnswer>>* out,
                    std::vector<std::optional<domain::Sid>>* subjects);
+  // Query() in one statement per blind-index key (normally one): the
+  // identifier's row, its subject's state row and the rows of the subjects
+  // merged into it, so one read transaction instead of two (GET
+  // /v1/consents). *subject: the subject when known. Same answers as Query.
+  Result<ConsentAnswer> QueryIdentifier(const domain::Identifier& identifier, std::string_view purpose,
+                                        std::string_view jurisdiction, std::optional<domain::Sid>* subject);
   // The same for a subject already resolved.
   Result<ConsentAnswer> QuerySubject(const domain::Sid& root, std::string_view purpose,
                                      std::string_view jurisdiction = "");

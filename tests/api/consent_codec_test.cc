@@ -49,6 +49,12 @@ TEST_CASE("The bulk-check text encoder prints the same bytes as the answer objec
     INFO(ViaObject(a));
     CHECK(ViaText(a) == ViaObject(a));
     CHECK(nlohmann::json::accept(ViaText(a)));
+    // With the purpose, as GET /v1/consents answers.
+    for (const char* purpose : {"email_marketing", "odd\"purpose", "purpos\xc3\xa9"}) {
+      std::string text;
+      AppendAnswer(purpose, a, &text);
+      CHECK(text == EncodeAnswer(purpose, a).dump());
+    }
   }
 }
 
