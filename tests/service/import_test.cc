@@ -104,6 +104,7 @@ struct Snapshot {
   std::vector<std::string> consent;
   std::multiset<std::string> identity;
   std::set<std::string> state;
+  std::multiset<std::string> outbox;  // system|subject|purpose|decision|state (the batch orders rows by subject)
 };
 
 Snapshot Take(Runtime& rt) {
@@ -147,6 +148,16 @@ Snapshot Take(Runtime& rt) {
     std::string row = names(hex);
     for (int i = 1; i < 7; ++i) row += "|" + std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, i)));
     s.state.insert(row);
+  }
+  sqlite3_finalize(q);
+  REQUIRE(sqlite3_prepare_v2(rt.database().handle(),
+                             "SELECT system, hex(sid), kind, purpose, decision, state FROM outbox", -1, &q,
+                             nullptr) == SQLITE_OK);
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    auto text = [&](int i) { return std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, i))); };
+    std::string hex = text(1);
+    for (char& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    s.outbox.insert(text(0) + "|" + names(hex) + "|" + text(2) + "|" + text(3) + "|" + text(4) + "|" + text(5));
   }
   sqlite3_finalize(q);
   return s;
@@ -213,6 +224,8 @@ TEST_CASE("import: the batch path gives the same results as recording one event 
   CHECK(a.identity == b.identity);
   CHECK(a.state == b.state);
   CHECK(!a.state.empty());
+  CHECK(a.outbox == b.outbox);
+  CHECK(!a.outbox.empty());
   // Some events took the one-by-one path inside the batch (new phone next
   // to a known email): the file has partial overlaps.
   CHECK(batch.rt->ledger().stats().commits < one.rt->ledger().stats().commits / 4);
