@@ -13,7 +13,10 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -87,7 +90,7 @@ const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 }  // namespace
 
-class Connection;
+class ConnectionBase;
 
 class AsioListener::Impl {
  public:
@@ -98,14 +101,15 @@ class AsioListener::Impl {
   Status Start();
   void Stop();
   void Accept();
-  void Register(const std::shared_ptr<Connection>& c);
-  void Unregister(Connection* c);
+  void Register(const std::shared_ptr<ConnectionBase>& c);
+  void Unregister(ConnectionBase* c);
 
   AsioListenerOptions opts;
   ListenerRouter router;
   ListenerErrorHandler on_error;
   std::vector<std::unique_ptr<asio::io_context>> ios;  // before acceptor: destroyed after it
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::optional<asio::ssl::context> tls;    // set: every connection speaks TLS
   std::unique_ptr<tcp::acceptor> acceptor;  // on ios[0]
   std::unique_ptr<asio::steady_timer> accept_retry;
   std::unique_ptr<asio::thread_pool> workers;
@@ -116,41 +120,73 @@ class AsioListener::Impl {
   int port = 0;
   bool started = false;
   std::mutex conns_mu;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> conns;  // guarded by conns_mu
+  std::unordered_map<ConnectionBase*, std::weak_ptr<ConnectionBase>> conns;  // guarded by conns_mu
 };
 
-// One accepted connection. Everything but the worker's handler call runs on
-// the connection's I/O thread, so its members need no lock.
-class Connection : public std::enable_shared_from_this<Connection> {
+// What Stop() needs of a connection, whatever its stream.
+class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  public:
-  Connection(tcp::socket socket, asio::io_context& io, AsioListener::Impl* owner)
-      : stream_(std::move(socket)), io_(io), owner_(owner) {}
-  ~Connection() { owner_->Unregister(this); }
+  ConnectionBase(asio::io_context& io, AsioListener::Impl* owner) : io_(io), owner_(owner) {}
+  virtual ~ConnectionBase() { owner_->Unregister(this); }
+  virtual void Start() = 0;
+  virtual void CloseIfIdle() = 0;
+  asio::io_context& io() const { return io_; }
 
-  void Start() {
+ protected:
+  asio::io_context& io_;
+  AsioListener::Impl* owner_;
+};
+
+// One accepted connection over a Stream: beast::tcp_stream (plain HTTP) or
+// beast::ssl_stream<beast::tcp_stream> (TLS). Everything but the worker's
+// handler call runs on the connection's I/O thread, so its members need no
+// lock.
+template <class Stream>
+class Connection final : public ConnectionBase {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Connection(tcp::socket socket, asio::io_context& io, AsioListener::Impl* owner)
+    requires(!kTls)
+      : ConnectionBase(io, owner), stream_(std::move(socket)) {}
+  Connection(tcp::socket socket, asio::ssl::context& tls, asio::io_context& io, AsioListener::Impl* owner)
+    requires(kTls)
+      : ConnectionBase(io, owner), stream_(beast::tcp_stream(std::move(socket)), tls) {}
+
+  void Start() override {
     beast::error_code ec;
-    stream_.socket().set_option(tcp::no_delay(true), ec);
-    tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    Lowest().socket().set_option(tcp::no_delay(true), ec);
+    tcp::endpoint remote = Lowest().socket().remote_endpoint(ec);
     if (!ec) {
       remote_addr_ = remote.address().to_string();
       remote_port_ = remote.port();
     }
-    tcp::endpoint local = stream_.socket().local_endpoint(ec);
+    tcp::endpoint local = Lowest().socket().local_endpoint(ec);
     if (!ec) {
       local_addr_ = local.address().to_string();
       local_port_ = local.port();
     }
-    ReadHeader();
+    if constexpr (kTls) {
+      Lowest().expires_after(Seconds(owner_->opts.read_timeout_seconds));
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = Self()](beast::error_code e) {
+        if (e) return self->Close();  // not TLS, or a failed handshake
+        self->ReadHeader();
+      });
+    } else {
+      ReadHeader();
+    }
   }
 
   // Stop(): a connection waiting for its next request is closed; one with a
   // request in progress finishes it first (Write then sees `stopping`).
-  void CloseIfIdle() {
+  void CloseIfIdle() override {
     if (idle_) Close();
   }
-  asio::io_context& io() const { return io_; }
 
  private:
+  std::shared_ptr<Connection> Self() { return std::static_pointer_cast<Connection>(shared_from_this()); }
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
   std::chrono::seconds Seconds(int s) { return std::chrono::seconds(s); }
 
   void ReadHeader() {
@@ -159,9 +195,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->header_limit(static_cast<uint32_t>(owner_->opts.max_header_bytes));
     parser_->body_limit(owner_->opts.max_body_bytes);
     idle_ = buffer_.size() == 0;
-    stream_.expires_after(Seconds(idle_ ? owner_->opts.keep_alive_seconds : owner_->opts.read_timeout_seconds));
+    Lowest().expires_after(Seconds(idle_ ? owner_->opts.keep_alive_seconds : owner_->opts.read_timeout_seconds));
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -171,8 +207,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const auto length = parser_->content_length();
     if (length && *length > owner_->opts.max_body_bytes) return Fail(413);
     if (!parser_->is_done() && IEquals(View(msg[bhttp::field::expect]), "100-continue")) {
-      stream_.expires_after(Seconds(owner_->opts.read_timeout_seconds));
-      asio::async_write(stream_, asio::buffer(kContinue), [self = shared_from_this()](beast::error_code e, size_t) {
+      Lowest().expires_after(Seconds(owner_->opts.read_timeout_seconds));
+      asio::async_write(stream_, asio::buffer(kContinue), [self = Self()](beast::error_code e, size_t) {
         if (e) return self->Close();
         self->ReadBody();
       });
@@ -183,8 +219,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void ReadBody() {
     if (parser_->is_done()) return OnRequest();
-    stream_.expires_after(Seconds(owner_->opts.read_timeout_seconds));
-    bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    Lowest().expires_after(Seconds(owner_->opts.read_timeout_seconds));
+    bhttp::async_read(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, size_t) {
       if (ec) return self->OnReadError(ec);
       self->OnRequest();
     });
@@ -253,7 +289,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     // The work guard keeps the I/O thread's loop running until the worker
     // has handed the response back, even while Stop() drains it.
-    asio::post(*owner_->workers, [self = shared_from_this(), ex, handler = target.handler,
+    asio::post(*owner_->workers, [self = Self(), ex, handler = target.handler,
                                   work = asio::make_work_guard(io_)]() mutable {
       self->Run(*handler, *ex);
       asio::post(self->io_, [self, ex] { self->Write(ex); });
@@ -298,8 +334,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     h += keep ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
     std::array<asio::const_buffer, 2> buffers = {asio::buffer(h),
                                                  ex->head ? asio::const_buffer() : asio::buffer(res.body)};
-    stream_.expires_after(Seconds(owner_->opts.read_timeout_seconds));
-    asio::async_write(stream_, buffers, [self = shared_from_this(), ex, keep](beast::error_code ec, size_t) {
+    Lowest().expires_after(Seconds(owner_->opts.read_timeout_seconds));
+    asio::async_write(stream_, buffers, [self = Self(), ex, keep](beast::error_code ec, size_t) {
       if (ec) return self->Close();
       if (!keep) return self->LingeringClose();
       self->ReadHeader();
@@ -311,14 +347,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // can destroy the response in the peer's receive buffer), briefly.
   void LingeringClose() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return Close();
-    stream_.expires_after(std::chrono::seconds(2));
+    Lowest().expires_after(std::chrono::seconds(2));
     Drain();
   }
 
   void Drain() {
-    stream_.async_read_some(asio::buffer(drain_), [self = shared_from_this()](beast::error_code ec, size_t) {
+    Lowest().async_read_some(asio::buffer(drain_), [self = Self()](beast::error_code ec, size_t) {
       if (ec) return self->Close();
       self->Drain();
     });
@@ -327,13 +363,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close() {
     idle_ = false;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Lowest().close();
   }
 
-  beast::tcp_stream stream_;
-  asio::io_context& io_;
-  AsioListener::Impl* owner_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::array<char, 4096> drain_;
@@ -344,6 +378,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 Status AsioListener::Impl::Start() {
   if (started) return Status::FailedPrecondition("listener already started");
+  if (!opts.tls_cert_file.empty() || !opts.tls_key_file.empty()) {
+    // TLS 1.2 and later; the key must belong to the certificate.
+    tls.emplace(asio::ssl::context::tls_server);
+    beast::error_code e;
+    tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                         asio::ssl::context::single_dh_use,
+                     e);
+    if (!e) tls->use_certificate_chain_file(opts.tls_cert_file, e);
+    if (!e) tls->use_private_key_file(opts.tls_key_file, asio::ssl::context::pem, e);
+    if (e || SSL_CTX_check_private_key(tls->native_handle()) != 1) {
+      tls.reset();
+      return Status::InvalidArgument("TLS certificate or key cannot be loaded");
+    }
+  }
   const size_t n = opts.io_threads ? opts.io_threads : std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < n; ++i) {
     ios.push_back(std::make_unique<asio::io_context>(1));
@@ -404,7 +453,12 @@ void AsioListener::Impl::Accept() {
       socket.close(ignored);
     } else {
       asio::post(io, [this, &io, s = std::move(socket)]() mutable {
-        auto c = std::make_shared<Connection>(std::move(s), io, this);
+        std::shared_ptr<ConnectionBase> c;
+        if (tls) {
+          c = std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(std::move(s), *tls, io, this);
+        } else {
+          c = std::make_shared<Connection<beast::tcp_stream>>(std::move(s), io, this);
+        }
         Register(c);
         c->Start();
       });
@@ -413,13 +467,13 @@ void AsioListener::Impl::Accept() {
   });
 }
 
-void AsioListener::Impl::Register(const std::shared_ptr<Connection>& c) {
+void AsioListener::Impl::Register(const std::shared_ptr<ConnectionBase>& c) {
   std::lock_guard<std::mutex> l(conns_mu);
   conns.emplace(c.get(), c);
   connections.fetch_add(1);
 }
 
-void AsioListener::Impl::Unregister(Connection* c) {
+void AsioListener::Impl::Unregister(ConnectionBase* c) {
   std::lock_guard<std::mutex> l(conns_mu);
   if (conns.erase(c)) connections.fetch_sub(1);
 }
@@ -433,7 +487,7 @@ void AsioListener::Impl::Stop() {
     acceptor->close(ec);
     accept_retry->cancel();
   });
-  std::vector<std::shared_ptr<Connection>> live;
+  std::vector<std::shared_ptr<ConnectionBase>> live;
   {
     std::lock_guard<std::mutex> l(conns_mu);
     for (auto& [ptr, weak] : conns) {

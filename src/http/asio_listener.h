@@ -12,7 +12,9 @@
 // them. It parses, routes through the owner's Router, writes the response
 // (Content-Length, keep-alive unless the client or the owner asks to close),
 // answers 100-continue, and enforces a header limit, the body limit, an idle
-// keep-alive timeout and a read/write timeout.
+// keep-alive timeout and a read/write timeout. With a certificate and key it
+// serves HTTPS (OpenSSL through Boost.Asio), the handshake within the read
+// timeout.
 //
 // Thread-safety: Start and Stop from one thread. The Router and handlers run
 // on the I/O threads and worker threads concurrently and must be thread-safe.
@@ -42,6 +44,8 @@ struct AsioListenerOptions {
   size_t max_connections = 10000;   // beyond: accepted and closed at once
   int read_timeout_seconds = 10;    // a request's rest once its first byte came; a response's write
   int keep_alive_seconds = 30;      // idle between requests
+  std::string tls_cert_file;        // both set: every connection speaks TLS (1.2 or later)
+  std::string tls_key_file;
 };
 
 // The owner's side of one request.
@@ -67,7 +71,8 @@ class AsioListener {
   AsioListener& operator=(const AsioListener&) = delete;
 
   // Binds and starts the I/O threads and workers. kUnavailable when the
-  // address cannot be bound or resolved.
+  // address cannot be bound or resolved; kInvalidArgument when the TLS
+  // certificate or key cannot be loaded or do not belong together.
   Status Start();
   // Stops accepting, closes idle connections, lets requests in progress
   // finish and write their responses, then joins every thread. Idempotent.

@@ -155,8 +155,7 @@ HttpServer::HttpServer(ServerOptions options, Authenticator authenticator, obs::
     : options_(std::move(options)), authenticator_(std::move(authenticator)), metrics_(metrics), logger_(logger) {
   id_prefix_ = HexEncode(AsBytes(RandomBytes(4))) + "-";
   const bool tls = !options_.tls_cert_file.empty() && !options_.tls_key_file.empty();
-  if (tls) options_.engine = Engine::kHttplib;  // the asio listener speaks plain HTTP only
-  if (tls) {
+  if (tls && options_.engine == Engine::kHttplib) {
     server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(), options_.tls_key_file.c_str());
   } else {
     server_ = std::make_unique<httplib::Server>();
@@ -300,6 +299,8 @@ Status HttpServer::Start() {
     lo.worker_threads = options_.threads;
     lo.max_body_bytes = payload_max_bytes_;
     lo.read_timeout_seconds = options_.read_timeout_seconds;
+    lo.tls_cert_file = options_.tls_cert_file;
+    lo.tls_key_file = options_.tls_key_file;
     // Literal routes first (a hash of fixed paths would do no better for
     // the few dozen routes), then the patterned ones in registration order,
     // as httplib matches them.

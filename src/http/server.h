@@ -9,10 +9,10 @@
 //  - TCP_NODELAY and long keep-alive (../shared/reference/cpp-httplib.md).
 //
 // Two servers can run the routes, with the same handlers and conventions:
-// the event-driven AsioListener (the default for plain HTTP: a few I/O
-// threads serve every connection, routes marked run_inline answer on them,
-// the others on `threads` workers), or cpp-httplib's thread-per-connection
-// server (always for TLS, whose OpenSSL server it provides, or when chosen).
+// the event-driven AsioListener (the default: a few I/O threads serve every
+// connection, routes marked run_inline answer on them, the others on
+// `threads` workers), or cpp-httplib's thread-per-connection server. Both
+// serve HTTPS when given a certificate and key (OpenSSL).
 //
 // Thread-safety: routes are registered before Start(); handlers run on the
 // server's threads and must be thread-safe.
@@ -49,7 +49,7 @@ enum class Engine { kAsio, kHttplib };
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;             // 0: any free port (see port())
-  Engine engine = Engine::kAsio;  // kHttplib whenever TLS files are set
+  Engine engine = Engine::kAsio;
   size_t threads = 8;          // httplib: one per connection; asio: workers for routes that may block
   size_t io_threads = 0;       // asio: event loops; 0 = one per core
   size_t max_body_bytes = 1 << 20;  // default per-request limit; routes may raise it

@@ -26,7 +26,7 @@ struct Config {
   // HTTP
   std::string listen_host = "127.0.0.1";
   int listen_port = 8080;
-  std::string http_server = "asio";  // "asio" (event-driven) or "httplib" (thread per connection); TLS: httplib
+  std::string http_server = "asio";  // "asio" (event-driven) or "httplib" (thread per connection)
   size_t http_threads = 8;            // asio: workers for routes that may block; httplib: one per connection
   size_t http_io_threads = 0;         // asio: event loops; 0 = one per core
   std::string tls_cert;

@@ -1,6 +1,6 @@
-// HttpServer with tls_cert/tls_key: HTTPS through cpp-httplib's OpenSSL
-// server (the asio listener speaks plain HTTP only, so TLS always takes the
-// httplib engine), with a self-signed certificate made for the test.
+// HttpServer with tls_cert/tls_key: HTTPS on both engines (the asio
+// listener through Boost.Asio's OpenSSL stream, cpp-httplib through its
+// SSLServer), with a self-signed certificate made for the test.
 #include <httplib.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -53,11 +53,12 @@ struct TlsFixture {
     if (server) server->Stop();
     std::filesystem::remove_all(dir);
   }
-  std::unique_ptr<HttpServer> Make(const std::string& cert, const std::string& key) {
+  std::unique_ptr<HttpServer> Make(const std::string& cert, const std::string& key, Engine engine) {
+    INFO("engine " << (engine == Engine::kAsio ? "asio" : "httplib"));
     ServerOptions o;
     o.host = "127.0.0.1";
     o.port = 0;
-    o.engine = Engine::kAsio;  // asked for; TLS must still be served (by httplib)
+    o.engine = engine;
     o.threads = 4;
     o.tls_cert_file = cert;
     o.tls_key_file = key;
@@ -79,7 +80,7 @@ struct TlsFixture {
 TEST_CASE("With a certificate and key the routes are served over HTTPS and plain HTTP gets no answer",
           "[http][tls]") {
   TlsFixture f;
-  f.server = f.Make(f.dir + "/cert.pem", f.dir + "/key.pem");
+  f.server = f.Make(f.dir + "/cert.pem", f.dir + "/key.pem", GENERATE(Engine::kAsio, Engine::kHttplib));
   REQUIRE(f.server->Start().ok());
   httplib::SSLClient tls("127.0.0.1", f.server->port());
   tls.enable_server_certificate_verification(false);  // self-signed for the test
@@ -95,19 +96,33 @@ TEST_CASE("With a certificate and key the routes are served over HTTPS and plain
   CHECK(unknown->status == 404);
   CHECK(unknown->get_header_value("Content-Type") == "application/problem+json");
 
+  // Keep-alive over TLS: a second request on the same client.
+  httplib::Result again = tls.Get("/hello");
+  REQUIRE(again);
+  CHECK(again->status == 200);
+
   httplib::Client plain("127.0.0.1", f.server->port());
   plain.set_connection_timeout(2, 0);
   plain.set_read_timeout(2, 0);
   httplib::Result p = plain.Get("/hello");
   CHECK((!p || p->status != 200));
+  // And TLS still works after a client that did not speak it.
+  httplib::Result after = tls.Get("/hello");
+  REQUIRE(after);
+  CHECK(after->status == 200);
 }
 
 TEST_CASE("A certificate or key that cannot be loaded fails Start with InvalidArgument", "[http][tls]") {
   TlsFixture f;
-  f.server = f.Make(f.dir + "/missing.pem", f.dir + "/key.pem");
+  const Engine engine = GENERATE(Engine::kAsio, Engine::kHttplib);
+  f.server = f.Make(f.dir + "/missing.pem", f.dir + "/key.pem", engine);
   Status s = f.server->Start();
   CHECK(s.code() == StatusCode::kInvalidArgument);
-  f.server = f.Make(f.dir + "/key.pem", f.dir + "/cert.pem");  // swapped
+  f.server = f.Make(f.dir + "/key.pem", f.dir + "/cert.pem", engine);  // swapped
+  CHECK(f.server->Start().code() == StatusCode::kInvalidArgument);
+  // A key that is not the certificate's.
+  MakeSelfSigned(f.dir + "/other-key.pem", f.dir + "/other-cert.pem");
+  f.server = f.Make(f.dir + "/cert.pem", f.dir + "/other-key.pem", engine);
   CHECK(f.server->Start().code() == StatusCode::kInvalidArgument);
 }
 
