@@ -14,7 +14,9 @@
 # Per round and binary: start it, two warm-up checks, then 7 checks, each
 # followed by 0.4 s so that the access-log flush of its rows is counted;
 # prints the wall time of each check (curl) and the process's CPU time
-# around it (utime+stime from /proc, 10 ms ticks), with their medians.
+# around it (utime+stime from /proc, 10 ms ticks): cpu_ms until 0.4 s after
+# the answer (the access-log flush included), req_cpu_ms until the answer;
+# with their medians.
 set -euo pipefail
 CTL=${1:?usage: check_ab.sh CONSENTCTL CONSENTD_A CONSENTD_B [SUBJECTS] [ROUNDS]}
 A=${2:?}; B=${3:?}
@@ -51,16 +53,18 @@ for round in $(seq 1 "$ROUNDS"); do
     "$bin" --config "$D/consentd.json" 2> "$TMP/consentd.$label.log" & PID=$!
     for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
     check >/dev/null; check >/dev/null
-    walls=(); cpus=()
+    walls=(); cpus=(); reqs=()
     for _ in 1 2 3 4 5 6 7; do
       c0=$(awk '{print $14 + $15}' /proc/$PID/stat)
       w=$(check)
+      cr=$(awk '{print $14 + $15}' /proc/$PID/stat)
       sleep 0.4
       c1=$(awk '{print $14 + $15}' /proc/$PID/stat)
       walls+=("$(awk -v w="$w" 'BEGIN { printf "%.0f", w * 1000 }')")
       cpus+=("$(( (c1 - c0) * 10 ))")
+      reqs+=("$(( (cr - c0) * 10 ))")
     done
-    echo "ROUND $round $label wall_ms ${walls[*]} median $(med "${walls[@]}") cpu_ms ${cpus[*]} median $(med "${cpus[@]}") load $(cut -d' ' -f1 /proc/loadavg)"
+    echo "ROUND $round $label wall_ms ${walls[*]} median $(med "${walls[@]}") cpu_ms ${cpus[*]} median $(med "${cpus[@]}") req_cpu_ms ${reqs[*]} median $(med "${reqs[@]}") load $(cut -d' ' -f1 /proc/loadavg)"
     kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; PID=""
   done
 done
