@@ -78,6 +78,8 @@ struct Config {
   std::string log_file;  // empty: stderr
 
   std::string database_path() const { return data_dir + "/" + database; }
+  // The access log's own database (docs/api.md "Access log").
+  std::string access_log_path() const { return data_dir + "/access.db"; }
 
   // Reads and validates `path`. kNotFound if missing; kInvalidArgument with
   // "<path>: <json pointer>: <problem>" otherwise.

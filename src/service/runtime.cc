@@ -4,6 +4,7 @@
 
 #include "policies/loader.h"
 #include "src/base/file_util.h"
+#include "src/vault/file_writer.h"
 
 namespace consentd::service {
 
@@ -51,7 +52,6 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config, const Runti
   Status s = rt->writer_->Write({}, [](sqlite3* db, auto) {
     Status es = auth::TokenStore::EnsureSchema(db);
     if (es.ok()) es = ConsentService::EnsureSchema(db);
-    if (es.ok()) es = AccessLog::EnsureSchema(db);
     if (es.ok()) es = propagation::Outbox::EnsureSchema(db);
     return es;
   });
@@ -91,7 +91,15 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config, const Runti
   rt->consents_->SetFanOut(rt->outbox_.get());
   rt->erasure_->SetFanOut(rt->outbox_.get());
   rt->outbox_->SetListener(rt->erasure_.get());
-  rt->access_log_ = std::make_unique<AccessLog>(*rt->writer_, *rt->clock_);
+  // The access log in a file of its own (docs/operations.md "Files"): its
+  // steady writes would otherwise make every read connection of the main
+  // database drop its page cache.
+  Result<std::unique_ptr<vault::FileWriter>> access = vault::FileWriter::Open(config.access_log_path());
+  if (!access.ok()) return access.status();
+  rt->access_writer_ = std::move(*access);
+  s = rt->access_writer_->Write({}, [](sqlite3* db, auto) { return AccessLog::EnsureSchema(db); });
+  if (!s.ok()) return s.WithContext("create access log tables");
+  rt->access_log_ = std::make_unique<AccessLog>(*rt->access_writer_, *rt->clock_);
   return rt;
 }
 

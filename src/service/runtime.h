@@ -80,6 +80,7 @@ class Runtime {
   std::unique_ptr<erasure::ErasureService> erasure_;  // outlives consents_ and outbox_ (they point at it)
   std::unique_ptr<propagation::Outbox> outbox_;
   std::unique_ptr<ConsentService> consents_;
+  std::unique_ptr<vault::LedgerWriter> access_writer_;  // before access_log_, which writes through it
   std::unique_ptr<AccessLog> access_log_;
 };
 

@@ -650,7 +650,7 @@ TEST_CASE("Officer history decrypts evidence and is written to the access log", 
   CHECK(cat.out.find("Mozilla") == std::string::npos);
 
   sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(h->database_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2((h->data_dir() + "/access.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   REQUIRE(sqlite3_prepare_v2(db, "SELECT token_id, hex(sid), what FROM access_log ORDER BY id", -1, &st, nullptr) ==
           SQLITE_OK);
@@ -675,7 +675,7 @@ TEST_CASE("Officer history decrypts evidence and is written to the access log", 
   }
   CHECK(history_rows == 2);
   // The marketing query: one batch of one read of the subject.
-  REQUIRE(sqlite3_open_v2(h->database_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2((h->data_dir() + "/access.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_prepare_v2(db, "SELECT token_id, hex(sids), what, reads FROM access_batches ORDER BY id", -1, &st,
                              nullptr) == SQLITE_OK);
   while (sqlite3_step(st) == SQLITE_ROW) {
