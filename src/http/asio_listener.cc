@@ -167,6 +167,7 @@ class Connection final : public ConnectionBase {
       local_port_ = local.port();
     }
     if constexpr (kTls) {
+      idle_ = true;  // no request yet: Stop() closes a connection still shaking hands
       Lowest().expires_after(Seconds(owner_->opts.read_timeout_seconds));
       stream_.async_handshake(asio::ssl::stream_base::server, [self = Self()](beast::error_code e) {
         if (e) return self->Close();  // not TLS, or a failed handshake
