@@ -7,6 +7,7 @@
 #include "src/base/bytes.h"
 #include "src/base/run_parts.h"
 #include "src/service/state_order.h"
+#include "src/service/state_row.h"
 
 namespace consentd::service {
 namespace {
@@ -33,19 +34,12 @@ Status ReadRow(vault::Stmt& q, ByteView sid, std::string_view purpose, std::opti
       break;
     }
     if (!*row) break;
-    ConsentState cs;
-    cs.decision = q.Int(0) ? domain::Decision::kGranted : domain::Decision::kWithdrawn;
-    cs.occurred_at_ms = q.Int(1);
-    cs.source_system = q.Text(2);
-    cs.source_rank = static_cast<int32_t>(q.Int(3));
-    Result<domain::ConsentMethod> m = domain::ParseConsentMethod(q.Text(4));
-    if (!m.ok()) {
-      st = Status::Corruption("consent_state: unknown method");
+    Result<ConsentState> cs = StateFromRow(q, 0);
+    if (!cs.ok()) {
+      st = cs.status();
       break;
     }
-    cs.method = *m;
-    cs.ledger_seq = static_cast<uint64_t>(q.Int(5));
-    if (!*best || Beats(cs, **best)) *best = std::move(cs);
+    if (!*best || Beats(*cs, **best)) *best = std::move(*cs);
   }
   q.Reset();
   return st;

@@ -14,6 +14,7 @@
 #include "src/service/bulk_check.h"
 #include "src/service/consent_payload.h"
 #include "src/service/state_order.h"
+#include "src/service/state_row.h"
 #include "src/vault/vault.h"
 
 namespace consentd::service {
@@ -525,16 +526,9 @@ Result<std::optional<ConsentState>> ConsentService::CurrentState(const domain::S
     Result<bool> row = q->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    ConsentState st;
-    st.decision = q->Int(0) ? Decision::kGranted : Decision::kWithdrawn;
-    st.occurred_at_ms = q->Int(1);
-    st.source_system = q->Text(2);
-    st.source_rank = static_cast<int32_t>(q->Int(3));
-    Result<domain::ConsentMethod> m = domain::ParseConsentMethod(q->Text(4));
-    if (!m.ok()) return Status::Corruption("consent_state: unknown method");
-    st.method = *m;
-    st.ledger_seq = static_cast<uint64_t>(q->Int(5));
-    if (!best || Beats(st, *best)) best = st;
+    Result<ConsentState> st = StateFromRow(*q, 0);
+    if (!st.ok()) return st.status();
+    if (!best || Beats(*st, *best)) best = std::move(*st);
   }
   return best;
 }
@@ -590,16 +584,9 @@ Result<ConsentAnswer> ConsentService::QueryIdentifier(const domain::Identifier& 
           *subject = *sid;
         }
         if (q->IsNull(1)) continue;  // the subject has no row of its own
-        ConsentState st;
-        st.decision = q->Int(1) ? Decision::kGranted : Decision::kWithdrawn;
-        st.occurred_at_ms = q->Int(2);
-        st.source_system = q->Text(3);
-        st.source_rank = static_cast<int32_t>(q->Int(4));
-        Result<domain::ConsentMethod> m = domain::ParseConsentMethod(q->Text(5));
-        if (!m.ok()) return Status::Corruption("consent_state: unknown method");
-        st.method = *m;
-        st.ledger_seq = static_cast<uint64_t>(q->Int(6));
-        if (!best || Beats(st, *best)) best = st;
+        Result<ConsentState> st = StateFromRow(*q, 1);
+        if (!st.ok()) return st.status();
+        if (!best || Beats(*st, *best)) best = std::move(*st);
       }
       q->Reset();
       if (*subject) break;
@@ -780,19 +767,12 @@ Status ConsentService::StateParts(const domain::Sid& root, std::string_view purp
     Result<bool> row = q->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    ConsentState st;
-    st.decision = q->Int(1) ? Decision::kGranted : Decision::kWithdrawn;
-    st.occurred_at_ms = q->Int(2);
-    st.source_system = q->Text(3);
-    st.source_rank = static_cast<int32_t>(q->Int(4));
-    Result<domain::ConsentMethod> m = domain::ParseConsentMethod(q->Text(5));
-    if (!m.ok()) return Status::Corruption("consent_state: unknown method");
-    st.method = *m;
-    st.ledger_seq = static_cast<uint64_t>(q->Int(6));
+    Result<ConsentState> st = StateFromRow(*q, 1);
+    if (!st.ok()) return st.status();
     if (q->Blob(0) == root_bytes) {
-      *own = st;
-    } else if (!*merged || Beats(st, **merged)) {
-      *merged = st;
+      *own = std::move(*st);
+    } else if (!*merged || Beats(*st, **merged)) {
+      *merged = std::move(*st);
     }
   }
   return Status::Ok();
