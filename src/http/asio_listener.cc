@@ -471,12 +471,15 @@ void AsioListener::Impl::Accept() {
 void AsioListener::Impl::Register(const std::shared_ptr<ConnectionBase>& c) {
   std::lock_guard<std::mutex> l(conns_mu);
   conns.emplace(c.get(), c);
-  connections.fetch_add(1);
+  const size_t n = connections.fetch_add(1) + 1;
+  if (opts.on_connections) opts.on_connections(n);
 }
 
 void AsioListener::Impl::Unregister(ConnectionBase* c) {
   std::lock_guard<std::mutex> l(conns_mu);
-  if (conns.erase(c)) connections.fetch_sub(1);
+  if (!conns.erase(c)) return;
+  const size_t n = connections.fetch_sub(1) - 1;
+  if (opts.on_connections) opts.on_connections(n);
 }
 
 void AsioListener::Impl::Stop() {

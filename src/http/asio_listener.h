@@ -46,6 +46,9 @@ struct AsioListenerOptions {
   int keep_alive_seconds = 30;      // idle between requests
   std::string tls_cert_file;        // both set: every connection speaks TLS (1.2 or later)
   std::string tls_key_file;
+  // Called with the number of open connections whenever it changes (for a
+  // gauge); on the listener's threads, so it must be cheap and thread-safe.
+  std::function<void(size_t)> on_connections;
 };
 
 // The owner's side of one request.

@@ -301,6 +301,9 @@ Status HttpServer::Start() {
     lo.read_timeout_seconds = options_.read_timeout_seconds;
     lo.tls_cert_file = options_.tls_cert_file;
     lo.tls_key_file = options_.tls_key_file;
+    obs::Gauge* open = &metrics_.GetGauge("consentd_http_open_connections",
+                                          "HTTP connections open on the event-driven listener");
+    lo.on_connections = [open](size_t n) { open->Set(static_cast<double>(n)); };
     // Literal routes first (a hash of fixed paths would do no better for
     // the few dozen routes), then the patterned ones in registration order,
     // as httplib matches them.

@@ -305,16 +305,27 @@ TEST_CASE("Idle and half-sent connections are closed after their timeouts", "[ht
 TEST_CASE("Connections beyond max_connections are closed at once while the others are served", "[http][asio]") {
   AsioListenerOptions o;
   o.max_connections = 2;
+  std::atomic<size_t> open{99};
+  o.on_connections = [&open](size_t n) { open = n; };
   Fixture f(o);
   RawClient a(f.port), b(f.port);
   a.Send("GET /echo?x=a HTTP/1.1\r\nHost: t\r\n\r\n");
   b.Send("GET /echo?x=b HTTP/1.1\r\nHost: t\r\n\r\n");
   REQUIRE(a.ReadUntil("x=a").find("200 OK") != std::string::npos);
   REQUIRE(b.ReadUntil("x=b").find("200 OK") != std::string::npos);
+  CHECK(open == 2);  // the gauge's callback saw both
   RawClient c(f.port);
   c.Send("GET /echo?x=c HTTP/1.1\r\nHost: t\r\n\r\n");
   CHECK(c.ClosedWithin(3000));
   CHECK(c.got().empty());
+  CHECK(open == 2);  // refused connections are never counted
+  {
+    RawClient closing(f.port);  // a's and b's slots are taken: refused too
+  }
+  a.Send("GET /echo?x=bye HTTP/1.1\r\nConnection: close\r\n\r\n");
+  CHECK(a.ClosedWithin(3000));
+  for (int i = 0; i < 200 && open != 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(open == 1);
 }
 
 TEST_CASE("Stop closes idle connections at once and lets a request on a worker finish its answer", "[http][asio]") {
