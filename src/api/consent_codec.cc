@@ -1,6 +1,7 @@
 #include "src/api/consent_codec.h"
 
 #include "src/api/json_body.h"
+#include "src/base/json_text.h"
 #include "src/base/time_format.h"
 
 namespace consentd::api {
@@ -124,9 +125,7 @@ namespace {
 // it: printable ASCII without quote or backslash as is, between quotes
 // (what every name and date here is), anything else through dump().
 void AppendJsonString(std::string_view s, std::string* out) {
-  bool plain = true;
-  for (unsigned char c : s) plain = plain && c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-  if (!plain) {
+  if (!IsPlainJsonText(s)) {
     out->append(nlohmann::json(std::string(s)).dump());
     return;
   }

@@ -179,7 +179,7 @@ void HandleQuery(service::Runtime& rt, const httplib::Request& req, httplib::Res
   std::string jurisdiction = req.get_param_value("jurisdiction");
   // The purpose is known (above): kInvalidArgument means the identifier.
   std::optional<domain::Sid> sid;
-  Result<service::ConsentAnswer> a = rt.consents().QueryIdentifier(id, purpose, jurisdiction, &sid);
+  Result<service::ConsentAnswer> a = rt.consents().Query(id, purpose, jurisdiction, &sid);
   if (!a.ok()) return Reply(res, LookupProblem(a.status(), param));
   if (sid) rt.access_log().Record(who.token_id, *sid, "consent.query");
   std::string body;

@@ -13,6 +13,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -24,7 +25,6 @@
 #include <httplib.h>
 
 #include <array>
-#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -65,14 +65,6 @@ const char* Reason(int status) {
     case 503: return "Service Unavailable";
     default: return status < 400 ? "OK" : "Error";
   }
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
 }
 
 std::string_view View(beast::string_view v) { return std::string_view(v.data(), v.size()); }
@@ -207,7 +199,7 @@ class Connection final : public ConnectionBase {
     const auto& msg = parser_->get();
     const auto length = parser_->content_length();
     if (length && *length > owner_->opts.max_body_bytes) return Fail(413);
-    if (!parser_->is_done() && IEquals(View(msg[bhttp::field::expect]), "100-continue")) {
+    if (!parser_->is_done() && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
       Lowest().expires_after(Seconds(owner_->opts.read_timeout_seconds));
       asio::async_write(stream_, asio::buffer(kContinue), [self = Self()](beast::error_code e, size_t) {
         if (e) return self->Close();
@@ -320,9 +312,9 @@ class Connection final : public ConnectionBase {
     h += Reason(res.status);
     h += "\r\n";
     for (const auto& [name, value] : res.headers) {
-      if (IEquals(name, "Content-Length") || IEquals(name, "Transfer-Encoding")) continue;
-      if (IEquals(name, "Connection")) {
-        if (IEquals(value, "close")) keep = false;
+      if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding")) continue;
+      if (beast::iequals(name, "Connection")) {
+        if (beast::iequals(value, "close")) keep = false;
         continue;
       }
       h += name;

@@ -1,6 +1,7 @@
 #include "src/service/access_log.h"
 
 #include <algorithm>
+#include <ranges>
 #include <tuple>
 
 #include "src/base/bytes.h"
@@ -33,22 +34,18 @@ Status AccessLog::ReadsOf(sqlite3* db, const domain::Sid& sid, std::vector<Acces
       db, "SELECT first_ms, last_ms, token_id, what, sids FROM access_batches ORDER BY id");
   if (!batches.ok()) return batches.status();
   const std::string_view key = AsChars(sid.bytes());
+  constexpr size_t kSid = domain::Sid::kSize;
   while (true) {
     Result<bool> r = batches->Step();
     if (!r.ok()) return r.status();
     if (!*r) break;
-    const std::string blob_bytes = batches->Blob(4);
-    const std::string_view blob = blob_bytes;
-    if (blob.size() % domain::Sid::kSize != 0) return Status::Corruption("access_batches: sids not a whole number of sids");
-    // Sorted 16-byte records: the first not below `key`, then count equals.
-    size_t lo = 0, hi = blob.size() / domain::Sid::kSize;
-    while (lo < hi) {
-      const size_t mid = (lo + hi) / 2;
-      if (blob.substr(mid * domain::Sid::kSize, domain::Sid::kSize) < key) lo = mid + 1;
-      else hi = mid;
-    }
-    int64_t n = 0;
-    for (size_t i = lo; i < blob.size() / domain::Sid::kSize && blob.substr(i * domain::Sid::kSize, domain::Sid::kSize) == key; ++i) ++n;
+    const std::string blob = batches->Blob(4);
+    if (blob.size() % kSid != 0) return Status::Corruption("access_batches: sids not a whole number of sids");
+    // The sorted 16-byte records equal to `key`.
+    const auto records = std::views::iota(size_t{0}, blob.size() / kSid);
+    const auto equal = std::ranges::equal_range(
+        records, key, {}, [&](size_t i) { return std::string_view(blob).substr(i * kSid, kSid); });
+    const int64_t n = static_cast<int64_t>(equal.size());
     if (n > 0) out->push_back({batches->Int(0), batches->Int(1), batches->Text(2), batches->Text(3), n});
   }
   return Status::Ok();
@@ -125,10 +122,8 @@ void AccessLog::RecordMany(const std::string& token_id, std::span<const domain::
   if (sids.empty()) return;
   const int64_t now = clock_.NowMillis();
   std::lock_guard<std::mutex> l(mu_);
-  // Grow geometrically: reserving exactly size()+n on every call would
-  // reallocate and copy the whole queue once per query, under the lock.
-  if (queue_.capacity() < queue_.size() + sids.size())
-    queue_.reserve(std::max(queue_.capacity() * 2, queue_.size() + sids.size()));
+  // No reserve(size() + n): push_back grows geometrically, an exact
+  // reserve per call copied the whole queue on every query.
   for (const domain::Sid& sid : sids) queue_.push_back({now, token_id, sid, what});
 }
 

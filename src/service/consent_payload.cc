@@ -3,18 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include "src/base/bytes.h"
+#include "src/base/json_text.h"
 #include "src/base/time_format.h"
 
 namespace consentd::service {
 namespace {
-
-// True when JSON writes `s` as it is: printable ASCII without '"' or '\'.
-bool Plain(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
 
 // Appends "key":"value" (a comma first unless it opens the object).
 void Member(std::string* out, std::string_view key, std::string_view value) {
@@ -65,7 +58,7 @@ std::string ConsentPayload(const domain::Sid& sid, const ConsentEvent& e, std::s
                              std::string_view(e.language), std::string_view(e.jurisdiction),
                              std::string_view(policy.version), decision.reason, decision.rule,
                              std::string_view(occurred_at)}) {
-    if (!Plain(v)) return ConsentPayloadViaJson(sid, e, purpose, decision, policy, sealed);
+    if (!IsPlainJsonText(v)) return ConsentPayloadViaJson(sid, e, purpose, decision, policy, sealed);
   }
   // Members in nlohmann::json's (std::map's) key order.
   std::string out;

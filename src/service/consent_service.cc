@@ -534,75 +534,20 @@ Result<std::optional<ConsentState>> ConsentService::CurrentState(const domain::S
 }
 
 Result<ConsentAnswer> ConsentService::Query(const domain::Identifier& identifier, std::string_view purpose,
-                                            std::string_view jurisdiction) {
+                                            std::string_view jurisdiction, std::optional<domain::Sid>* subject) {
+  if (subject) subject->reset();
   std::shared_ptr<const policies::PolicySet> policy = this->policy();
   const policies::Purpose* p = policy->FindPurpose(purpose);
   if (!p) return Status::InvalidArgument("purpose: unknown purpose");
   Result<std::optional<domain::Sid>> sid = subjects_.Lookup(identifier);
   if (!sid.ok()) return sid.status();
+  if (subject) *subject = *sid;
   if (!*sid) {
     ConsentAnswer a;
     a.allowed = policies::EffectiveState(*p, std::nullopt, jurisdiction).allowed;
     return a;
   }
   return QuerySubject(**sid, purpose, jurisdiction);
-}
-
-Result<ConsentAnswer> ConsentService::QueryIdentifier(const domain::Identifier& identifier, std::string_view purpose,
-                                                      std::string_view jurisdiction,
-                                                      std::optional<domain::Sid>* subject) {
-  subject->reset();
-  std::shared_ptr<const policies::PolicySet> policy = this->policy();
-  const policies::Purpose* p = policy->FindPurpose(purpose);
-  if (!p) return Status::InvalidArgument("purpose: unknown purpose");
-  Result<domain::NormalizedIdentifier> id = identity::Normalize(identifier, subjects_.rules());
-  if (!id.ok()) return id.status();
-  const std::vector<identity::KeyedBlindIndex> keys = subjects_.indexer().All(*id);
-  std::optional<ConsentState> best;
-  {
-    auto lock = db_.Lock();
-    // Rows: the identifier's subject with its own state row (or NULLs),
-    // then one per subject merged into it that has a state row.
-    Result<vault::Stmt> q = db_.Cached(
-        "SELECT i.root_sid, c.decision, c.occurred_ms, c.source_system, c.source_rank, c.method, c.seq"
-        " FROM identity_identifiers i LEFT JOIN consent_state c ON c.sid = i.root_sid AND c.purpose = ?2"
-        " WHERE i.bidx = ?1"
-        " UNION ALL SELECT i.root_sid, c.decision, c.occurred_ms, c.source_system, c.source_rank, c.method, c.seq"
-        " FROM identity_identifiers i JOIN identity_aliases a ON a.surviving_sid = i.root_sid"
-        " JOIN consent_state c ON c.sid = a.sid AND c.purpose = ?2 WHERE i.bidx = ?1");
-    if (!q.ok()) return q.status();
-    // The first key that matches wins, as in SubjectRegistry::Lookup.
-    for (const identity::KeyedBlindIndex& k : keys) {
-      q->Bind(1, ByteView(k.bidx.data(), k.bidx.size())).BindText(2, purpose);
-      while (true) {
-        Result<bool> row = q->Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        if (!*subject) {
-          Result<domain::Sid> sid = domain::Sid::FromBytes(AsBytes(q->Blob(0)));
-          if (!sid.ok()) return Status::Corruption("identity tables hold a malformed sid");
-          *subject = *sid;
-        }
-        if (q->IsNull(1)) continue;  // the subject has no row of its own
-        Result<ConsentState> st = StateFromRow(*q, 1);
-        if (!st.ok()) return st.status();
-        if (!best || Beats(*st, *best)) best = std::move(*st);
-      }
-      q->Reset();
-      if (*subject) break;
-    }
-  }
-  ConsentAnswer a;
-  if (!*subject) {
-    a.allowed = policies::EffectiveState(*p, std::nullopt, jurisdiction).allowed;
-    return a;
-  }
-  policies::EffectiveConsent eff = policies::EffectiveState(*p, best, jurisdiction);
-  a.known_subject = true;
-  a.allowed = eff.allowed;
-  a.from_default = eff.from_default;
-  a.state = best;
-  return a;
 }
 
 Result<ConsentAnswer> ConsentService::QuerySubject(const domain::Sid& root, std::string_view purpose,

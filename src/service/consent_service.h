@@ -175,9 +175,10 @@ class ConsentService {
 
   // The consent state for `purpose` of the subject `identifier` belongs to.
   // Unknown subjects get the policy default. kInvalidArgument for an unknown
-  // purpose or an identifier that does not normalize.
+  // purpose or an identifier that does not normalize. When `subject` is
+  // given it receives the subject, if known (for the access log).
   Result<ConsentAnswer> Query(const domain::Identifier& identifier, std::string_view purpose,
-                              std::string_view jurisdiction = "");
+                              std::string_view jurisdiction = "", std::optional<domain::Sid>* subject = nullptr);
   // Query() of many identifiers for one purpose, in order (bulk_check.h:
   // lookups in key order, then each subject's state once, in sid order,
   // each phase split across two read connections). out[i] is identifier
@@ -187,12 +188,6 @@ class ConsentService {
   Status QueryMany(std::span<const domain::Identifier> identifiers, std::string_view purpose,
                    std::string_view jurisdiction, std::vector<Result<ConsentAnswer>>* out,
                    std::vector<std::optional<domain::Sid>>* subjects);
-  // Query() in one statement per blind-index key (normally one): the
-  // identifier's row, its subject's state row and the rows of the subjects
-  // merged into it, so one read transaction instead of two (GET
-  // /v1/consents). *subject: the subject when known. Same answers as Query.
-  Result<ConsentAnswer> QueryIdentifier(const domain::Identifier& identifier, std::string_view purpose,
-                                        std::string_view jurisdiction, std::optional<domain::Sid>* subject);
   // The same for a subject already resolved.
   Result<ConsentAnswer> QuerySubject(const domain::Sid& root, std::string_view purpose,
                                      std::string_view jurisdiction = "");

@@ -563,20 +563,20 @@ TEST_CASE("A bulk check answers each identifier as Query does, whether read in o
     if (by_parts[0][i].ok() != by_parts[1][i].ok()) FAIL("identifier " << i);
     if (by_parts[0][i].ok() && !(by_parts[0][i]->state == by_parts[1][i]->state)) FAIL("identifier " << i);
   }
-  // GET's one-statement path (QueryIdentifier) answers every one as Query
-  // does, the merged group included.
+  // Query with its subject out-parameter (GET /v1/consents) names the
+  // subject Lookup finds, the merged group included.
   std::vector<Result<ConsentAnswer>> single;
   std::vector<std::optional<domain::Sid>> single_subjects;
   for (const Identifier& id : ids) {
     std::optional<domain::Sid> sid;
-    single.push_back(cs.QueryIdentifier(id, "email_marketing", "", &sid));
+    single.push_back(cs.Query(id, "email_marketing", "", &sid));
     single_subjects.push_back(sid);
   }
   CheckAgainstQueries(cs, registry, ids, single, single_subjects);
   REQUIRE(single[ann].ok());
   CHECK(single[ann]->state->decision == Decision::kWithdrawn);
-  std::optional<domain::Sid> none;
-  CHECK(cs.QueryIdentifier(ids[0], "no_such_purpose", "", &none).status().code() == StatusCode::kInvalidArgument);
+  std::optional<domain::Sid> none = domain::Sid::Random();
+  CHECK(cs.Query(ids[0], "no_such_purpose", "", &none).status().code() == StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("ReadStates gives each subject its group's winning state, nothing for a subject without one",
