@@ -1,0 +1,296 @@
+// The outbox's indexes: every query reads through one (a pending row, what
+// an import writes, enters only outbox_cause, outbox_open and
+// outbox_open_subject), and a data directory with the older index set is
+// migrated by EnsureSchema with its rows found as before.
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "src/propagation/outbox.h"
+#include "src/vault/sqlite_database.h"
+#include "tests/propagation/test_env.h"
+
+namespace consentd::propagation {
+namespace {
+
+using testing::PropagationEnv;
+
+// The SQL of every statement that ran on any connection opened while a
+// StatementLog lives (sqlite3_auto_extension installs a trace on each).
+class StatementLog {
+ public:
+  StatementLog() {
+    std::lock_guard<std::mutex> l(mu());
+    sql().clear();
+    sqlite3_auto_extension(reinterpret_cast<void (*)()>(&Install));
+  }
+  ~StatementLog() { sqlite3_cancel_auto_extension(reinterpret_cast<void (*)()>(&Install)); }
+  StatementLog(const StatementLog&) = delete;
+  StatementLog& operator=(const StatementLog&) = delete;
+
+  // Statements that read or change the outbox table.
+  std::set<std::string> OutboxStatements() const {
+    std::lock_guard<std::mutex> l(mu());
+    std::set<std::string> out;
+    for (const std::string& s : sql()) {
+      if (s.find("FROM outbox") != std::string::npos || s.rfind("UPDATE outbox", 0) == 0) out.insert(s);
+    }
+    return out;
+  }
+
+ private:
+  static std::mutex& mu() {
+    static std::mutex m;
+    return m;
+  }
+  static std::set<std::string>& sql() {
+    static std::set<std::string> s;
+    return s;
+  }
+  static int Trace(unsigned, void*, void* stmt, void*) {
+    const char* text = sqlite3_sql(static_cast<sqlite3_stmt*>(stmt));
+    if (text != nullptr) {
+      std::lock_guard<std::mutex> l(mu());
+      sql().insert(text);
+    }
+    return 0;
+  }
+  static int Install(sqlite3* db, char**, const sqlite3_api_routines*) {
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, &Trace, nullptr);
+    return SQLITE_OK;
+  }
+};
+
+// EXPLAIN QUERY PLAN of `sql`, one detail line per step.
+std::vector<std::string> PlanOf(sqlite3* db, const std::string& sql) {
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &st, nullptr) == SQLITE_OK);
+  std::vector<std::string> out;
+  while (sqlite3_step(st) == SQLITE_ROW) out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 3)));
+  sqlite3_finalize(st);
+  return out;
+}
+
+std::set<std::string> Indexes(sqlite3* db) {
+  std::set<std::string> out;
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'"
+                                 " AND sql IS NOT NULL",
+                             -1, &st, nullptr) == SQLITE_OK);
+  while (sqlite3_step(st) == SQLITE_ROW) out.emplace(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+  return out;
+}
+
+struct Connection {
+  explicit Connection(const std::string& path) { REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK); }
+  ~Connection() { sqlite3_close(db); }
+  sqlite3* db = nullptr;
+};
+
+// Claims `row` and moves it to `to` (a final state or accepted).
+void Settle(PropagationEnv& env, const OutboxRow& row, RowState to) {
+  Result<std::vector<int64_t>> claimed = env.outbox().Claim({row.id});
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 1);
+  OutboxRow r = row;
+  r.state = RowState::kInFlight;
+  if (to == RowState::kAccepted) {
+    REQUIRE(env.outbox().Reschedule(r, RowState::kInFlight, RowState::kAccepted, 0, AttemptNote{202, "accepted", "job-1"}).ok());
+    return;
+  }
+  const service::DeliveryResult result =
+      to == RowState::kDone ? service::DeliveryResult::kConfirmed : service::DeliveryResult::kFailed;
+  REQUIRE(env.outbox().Finish(r, RowState::kInFlight, result, AttemptNote{200, "ok", ""}).ok());
+}
+
+std::vector<int64_t> IdsOf(const std::vector<OutboxRow>& rows) {
+  std::vector<int64_t> out;
+  for (const OutboxRow& r : rows) out.push_back(r.id);
+  return out;
+}
+
+// Rows of alpha in every state: for subject a, done, dead, then pending;
+// for b, accepted then pending; for c, pending twice. Returns alpha's rows
+// by id.
+std::vector<OutboxRow> Populate(PropagationEnv& env, domain::Sid* a, domain::Sid* b, domain::Sid* c) {
+  *a = env.Subject("a@example.com");
+  *b = env.Subject("b@example.com");
+  *c = env.Subject("c@example.com");
+  env.Consent(*a, "email_marketing", true);
+  env.Consent(*a, "email_marketing", false);
+  env.Consent(*b, "email_marketing", true);
+  env.Consent(*c, "email_marketing", true);
+  std::vector<OutboxRow> rows = env.Rows("alpha");
+  REQUIRE(rows.size() == 4);
+  Settle(env, rows[0], RowState::kDone);
+  Settle(env, rows[1], RowState::kDead);
+  Settle(env, rows[2], RowState::kAccepted);
+  env.Consent(*a, "email_marketing", true);
+  env.Consent(*b, "email_marketing", false);
+  env.Consent(*c, "email_marketing", false);
+  return env.Rows("alpha");
+}
+
+// What the dispatcher and operators read from rows Populate wrote.
+void CheckReads(PropagationEnv& env, const std::vector<OutboxRow>& rows, const domain::Sid& a) {
+  REQUIRE(rows.size() == 7);
+  // alpha: [0] a done, [1] a dead, [2] b accepted, [3] c pending,
+  //        [4] a pending, [5] b pending, [6] c pending.
+  const int64_t now = env.clock.NowMillis();
+  // Per subject only the oldest open row: b's accepted row (due at 0), c's
+  // first row, and a's pending row (its earlier rows are final).
+  Result<std::vector<OutboxRow>> eligible = env.outbox().Eligible("alpha", now, 10, {});
+  REQUIRE(eligible.ok());
+  CHECK(IdsOf(*eligible) == std::vector<int64_t>{rows[2].id, rows[3].id, rows[4].id});
+  Result<std::vector<OutboxRow>> limited = env.outbox().Eligible("alpha", now, 1, {rows[2].id});
+  REQUIRE(limited.ok());
+  CHECK(IdsOf(*limited) == std::vector<int64_t>{rows[3].id});
+  ListFilter dead;
+  dead.state = RowState::kDead;
+  CHECK(IdsOf(env.outbox().List(dead).value()) == std::vector<int64_t>{rows[1].id});
+  ListFilter pending;
+  pending.state = RowState::kPending;
+  pending.system = "alpha";
+  CHECK(IdsOf(env.outbox().List(pending).value()) == std::vector<int64_t>{rows[3].id, rows[4].id, rows[5].id, rows[6].id});
+  ListFilter done;
+  done.state = RowState::kDone;
+  CHECK(IdsOf(env.outbox().List(done).value()) == std::vector<int64_t>{rows[0].id});
+  ListFilter accepted;
+  accepted.state = RowState::kAccepted;
+  accepted.system = "alpha";
+  CHECK(IdsOf(env.outbox().List(accepted).value()) == std::vector<int64_t>{rows[2].id});
+  Result<SystemStatus> st = env.outbox().StatusOf("alpha");
+  REQUIRE(st.ok());
+  CHECK(st->queue_depth == 5);
+  CHECK(st->dead == 1);
+  CHECK(env.outbox().NextDue("alpha").value() == std::optional<int64_t>(0));
+  // a's granted was delivered (done) and a withdrawal is open: a report of
+  // granted is an echo.
+  CHECK(env.outbox().IsEcho("alpha", a, "email_marketing", domain::Decision::kGranted).value());
+  CHECK_FALSE(env.outbox().IsEcho("alpha", a, "email_marketing", domain::Decision::kWithdrawn).value());
+  // a's dead row is superseded by its later pending row: no replay.
+  CHECK(env.outbox().Replay(rows[1].id).code() == StatusCode::kFailedPrecondition);
+  CHECK(env.outbox().ReplayDead("alpha").value() == 0);
+}
+
+TEST_CASE("every outbox query reads through an index, and a new row enters only the three open-row indexes") {
+  StatementLog log;  // before the env opens its connections
+  PropagationEnv env;
+  domain::Sid a, b, c;
+  std::vector<OutboxRow> rows = Populate(env, &a, &b, &c);
+  CheckReads(env, rows, a);
+  REQUIRE(env.outbox().Get(rows[0].id).ok());
+  ListFilter all;
+  REQUIRE(env.outbox().List(all).ok());
+  ListFilter in_flight;
+  in_flight.state = RowState::kInFlight;
+  REQUIRE(env.outbox().List(in_flight).ok());
+  REQUIRE(env.outbox().Claim({rows[3].id}).ok());
+  CHECK(env.outbox().ResetInFlight().value() == 1);
+  REQUIRE(env.outbox().Discard(rows[1].id).ok());
+  REQUIRE(env.outbox().SetPaused("beta", true).ok());
+  REQUIRE(env.outbox().Systems().ok());
+
+  Connection conn(env.db_path());
+  CHECK(Indexes(conn.db) == std::set<std::string>{"outbox_cause", "outbox_open", "outbox_open_subject",
+                                                  "outbox_touched", "outbox_closed_subject"});
+  // A pending row is in the partial indexes of open rows only.
+  for (const char* index : {"outbox_touched", "outbox_closed_subject"}) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(conn.db, (std::string("SELECT sql FROM sqlite_master WHERE name = '") + index + "'").c_str(),
+                               -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const std::string sql = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    INFO(sql);
+    CHECK(sql.find("WHERE state IN") != std::string::npos);
+    CHECK(sql.find("'pending'") == std::string::npos);
+  }
+
+  const std::set<std::string> statements = log.OutboxStatements();
+  CHECK(statements.size() >= 12);
+  std::map<std::string, int> used;  // index -> statements using it
+  for (const std::string& sql : statements) {
+    INFO(sql);
+    std::vector<std::string> plan = PlanOf(conn.db, sql);
+    CHECK_FALSE(plan.empty());
+    for (const std::string& step : plan) {
+      INFO(step);
+      // "SCAN t" alone reads the whole table; "SCAN t USING INDEX i" reads a
+      // (partial) index, "SEARCH" a range of one.
+      if (step.rfind("SCAN ", 0) == 0) CHECK(step.find(" USING ") != std::string::npos);
+      CHECK(step.find("AUTOMATIC") == std::string::npos);
+      for (const char* index : {"outbox_cause", "outbox_open_subject", "outbox_touched", "outbox_closed_subject"}) {
+        if (step.find(std::string("INDEX ") + index + " ") != std::string::npos ||
+            step.ends_with(std::string("INDEX ") + index)) {
+          ++used[index];
+        }
+      }
+      if (step.find("INDEX outbox_open ") != std::string::npos || step.ends_with("INDEX outbox_open")) {
+        ++used["outbox_open"];
+      }
+    }
+  }
+  // Eligible, NextDue and queue depths; per-subject order and echoes;
+  // dead letters, in-flight resets and state lists; echoes and replays.
+  CHECK(used["outbox_open"] >= 2);
+  CHECK(used["outbox_open_subject"] >= 2);
+  CHECK(used["outbox_touched"] >= 3);
+  CHECK(used["outbox_closed_subject"] >= 2);
+}
+
+// The outbox indexes before the partial outbox_touched and
+// outbox_closed_subject replaced two full ones.
+constexpr const char* kOldIndexes = R"sql(
+DROP INDEX outbox_touched;
+DROP INDEX outbox_closed_subject;
+CREATE INDEX outbox_state ON outbox(state, system, id);
+CREATE INDEX outbox_subject ON outbox(system, sid, id);
+)sql";
+
+TEST_CASE("EnsureSchema migrates a data directory with the older outbox indexes, and its rows read as before") {
+  PropagationEnv env;
+  REQUIRE(env.writer().Write({}, [](sqlite3* db, auto) { return vault::Exec(db, kOldIndexes); }).ok());
+  {
+    Connection conn(env.db_path());
+    REQUIRE(Indexes(conn.db) == std::set<std::string>{"outbox_cause", "outbox_open", "outbox_open_subject",
+                                                      "outbox_state", "outbox_subject"});
+  }
+  // Rows written and moved under the old index set.
+  domain::Sid a, b, c;
+  std::vector<OutboxRow> rows = Populate(env, &a, &b, &c);
+  REQUIRE(env.writer().Write({}, [](sqlite3* db, auto) { return Outbox::EnsureSchema(db); }).ok());
+  // Idempotent: a second start changes nothing.
+  REQUIRE(env.writer().Write({}, [](sqlite3* db, auto) { return Outbox::EnsureSchema(db); }).ok());
+  Connection conn(env.db_path());
+  CHECK(Indexes(conn.db) == std::set<std::string>{"outbox_cause", "outbox_open", "outbox_open_subject",
+                                                  "outbox_touched", "outbox_closed_subject"});
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(conn.db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
+  sqlite3_finalize(st);
+  // The partial indexes hold the rows that were there before the migration.
+  auto count = [&](const char* sql) {
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(conn.db, sql, -1, &q, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+    const int64_t n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+  };
+  CHECK(count("SELECT count(*) FROM outbox INDEXED BY outbox_closed_subject WHERE state IN ('done', 'dead', 'discarded')"
+              " AND system = 'alpha'") == 2);
+  CHECK(count("SELECT count(*) FROM outbox INDEXED BY outbox_touched"
+              " WHERE state IN ('in_flight', 'accepted', 'done', 'dead', 'discarded')") == 3);
+  CheckReads(env, rows, a);
+}
+
+}  // namespace
+}  // namespace consentd::propagation
