@@ -146,6 +146,8 @@ class Ledger::Impl {
   std::mutex listener_mu_;  // guards listener_ and is held while calling it
   std::function<void(uint64_t)> listener_;
 
+  Status SetCommitObserver(CommitObserver* observer);
+
  private:
   struct Writer {
     std::vector<NewEntry>* entries;
@@ -162,6 +164,7 @@ class Ledger::Impl {
 
   sqlite3* wdb_ = nullptr;  // used by the leader only
   Stmt insert_;
+  CommitObserver* observer_ = nullptr;  // used by the leader only
 
   // Leader-only state (invariant 2).
   TreeFrontier frontier_;
@@ -438,6 +441,14 @@ void Ledger::Impl::CommitBatch(std::vector<Writer*>& batch) {
     fail_all(s);
     return;
   }
+  // From here every way out tells the observer how the transaction ended.
+  struct ObserverCall {
+    CommitObserver* o;
+    bool committed = false;
+    ~ObserverCall() {
+      if (o) o->AfterCommit(committed);
+    }
+  } observed{observer_};
   // Another process (consentctl next to a running consentd) may have
   // appended since our head was read; the write lock we now hold makes the
   // check and the appends atomic.
@@ -492,7 +503,11 @@ void Ledger::Impl::CommitBatch(std::vector<Writer*>& batch) {
     w->result = std::move(appended);
     ++ok_callers;
   }
-  if (s.ok()) s = Exec(wdb_, "COMMIT");
+  if (s.ok()) {
+    if (observer_) observer_->BeforeCommit();
+    s = Exec(wdb_, "COMMIT");
+    observed.committed = s.ok();
+  }
   if (!s.ok()) {
     // The outcome on disk may be unknown (e.g. fsync failed after the WAL
     // write): roll back what we can and re-read the head before the next
@@ -820,6 +835,23 @@ Ledger::Stats Ledger::stats() const {
   std::lock_guard<std::mutex> l(impl_->stats_mu_);
   return impl_->stats_;
 }
+
+Status Ledger::Impl::SetCommitObserver(CommitObserver* observer) {
+  if (options_.read_only) return Status::FailedPrecondition("ledger opened read-only");
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return !leader_active_; });
+  // Become the leader so that no commit uses the connection meanwhile.
+  leader_active_ = true;
+  l.unlock();
+  Status s = observer ? observer->Attach(wdb_) : Status::Ok();
+  l.lock();
+  if (s.ok()) observer_ = observer;
+  leader_active_ = false;
+  cv_.notify_all();
+  return s;
+}
+
+Status Ledger::SetCommitObserver(CommitObserver* observer) { return impl_->SetCommitObserver(observer); }
 
 void Ledger::SetCommitListener(std::function<void(uint64_t)> listener) {
   std::lock_guard<std::mutex> l(impl_->listener_mu_);

@@ -57,6 +57,25 @@ struct AppendedEntry {
 // the other callers in the batch are unaffected.
 using WriteHook = std::function<Status(sqlite3* db, std::span<const AppendedEntry> appended)>;
 
+// Watches the write connection's transactions, for caches of the tables
+// that hooks write (src/service/query_cache.h). Every durable transaction of
+// the ledger runs BeforeCommit() right before its COMMIT (the write lock is
+// held, so no other connection can commit until it ends) and AfterCommit()
+// right after it, with whether COMMIT succeeded; a transaction that fails
+// before COMMIT gets AfterCommit(false) only. Both run on the committing
+// thread, never concurrently with each other or with the write hooks.
+// Implementations must not use the connection in these calls.
+class CommitObserver {
+ public:
+  virtual ~CommitObserver() = default;
+  // Once, from SetCommitObserver, with the write connection (no transaction
+  // open): the place to install SQLite hooks (e.g. sqlite3_preupdate_hook)
+  // that see every row the hooks change.
+  virtual Status Attach(sqlite3* db) = 0;
+  virtual void BeforeCommit() = 0;
+  virtual void AfterCommit(bool committed) = 0;
+};
+
 struct LedgerOptions {
   std::string path;              // SQLite file; created if missing when create_if_missing
   bool create_if_missing = false;
@@ -165,6 +184,14 @@ class Ledger {
   // Called after each durable commit that added entries, with the new size.
   // Used by the checkpointer to wake up. Set before appends start.
   void SetCommitListener(std::function<void(uint64_t size)> listener);
+
+  // Installs `observer` (it must outlive the ledger or be replaced by
+  // nullptr first): waits for the running commit to end, then calls
+  // observer->Attach on the write connection. On Attach's failure no
+  // observer is set and its status is returned. nullptr removes it (the
+  // hooks it installed stay: the caller removes them through Attach of its
+  // own or keeps the object alive). kFailedPrecondition when read-only.
+  Status SetCommitObserver(CommitObserver* observer);
 
   class Impl;
 

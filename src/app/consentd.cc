@@ -15,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <thread>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -42,6 +43,21 @@
 
 namespace consentd::app {
 namespace {
+
+void RegisterQueryCacheMetrics(obs::MetricsRegistry& metrics, service::QueryCache& cache) {
+  metrics.AddGaugeFunction("consentd_query_cache_entries", "Entries in the consent query index",
+                           [&cache] { return static_cast<double>(cache.stats().entries); });
+  metrics.AddGaugeFunction("consentd_query_cache_hits", "Query-index lookups answered from memory",
+                           [&cache] { return static_cast<double>(cache.stats().hits); });
+  metrics.AddGaugeFunction("consentd_query_cache_misses", "Query-index lookups that read the database",
+                           [&cache] { return static_cast<double>(cache.stats().misses); });
+  metrics.AddGaugeFunction("consentd_query_cache_bypasses",
+                           "Queries that read the database because a write was being committed",
+                           [&cache] { return static_cast<double>(cache.stats().bypasses); });
+  metrics.AddGaugeFunction("consentd_query_cache_flushes",
+                           "Times the query index was emptied after another process wrote the database",
+                           [&cache] { return static_cast<double>(cache.stats().flushes); });
+}
 
 void RegisterLedgerMetrics(obs::MetricsRegistry& metrics, ledger::Ledger& ledger,
                            const ledger::Checkpointer& checkpointer, const Clock& clock) {
@@ -140,6 +156,30 @@ int Run(const std::string& config_path) {
   co.on_error = [&logger](const Status& e) { logger.Error("checkpoint.failed", {{"error", e.ToString()}}); };
   auto checkpointer = std::make_unique<ledger::Checkpointer>(runtime.ledger(), co);
   RegisterLedgerMetrics(metrics, runtime.ledger(), *checkpointer, runtime.clock());
+
+  // The consent query index (docs/api.md "Query index"), filled in the
+  // background: until then queries read the database, as they do when it
+  // cannot be enabled.
+  std::jthread warm_query_cache;  // joined on every way out of Run
+  if (config->query_cache_entries > 0) {
+    Status qs = runtime.EnableQueryCache(config->query_cache_entries);
+    if (!qs.ok()) {
+      logger.Warn("query_cache.disabled", {{"error", qs.ToString()}});
+    } else {
+      RegisterQueryCacheMetrics(metrics, *runtime.query_cache());
+      warm_query_cache = std::jthread([&runtime, &logger] {
+        const auto start = std::chrono::steady_clock::now();
+        Status ws = runtime.consents().WarmQueryCache();
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+        if (!ws.ok()) {
+          logger.Warn("query_cache.warm_failed", {{"error", ws.ToString()}});
+        } else {
+          logger.Info("query_cache.warm", {{"entries", runtime.query_cache()->stats().entries}, {"ms", ms}});
+        }
+      });
+    }
+  }
 
   http::ServerOptions so;
   so.host = config->listen_host;
@@ -248,6 +288,7 @@ int Run(const std::string& config_path) {
   runtime.erasure().Stop();
   dispatcher.Stop();      // attempts in progress finish and record their outcomes
   checkpointer.reset();   // signs whatever the last requests appended
+  if (warm_query_cache.joinable()) warm_query_cache.join();
   logger.Info("consentd.stopped", {{"ledger_size", runtime.ledger().Size()}});
   ::close(lock_fd);
   return 0;

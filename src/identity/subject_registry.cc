@@ -202,6 +202,54 @@ Result<std::optional<Sid>> SubjectRegistry::LookupRoot(const NormalizedIdentifie
   return std::optional<Sid>();
 }
 
+Result<std::vector<BlindIndex>> SubjectRegistry::ProbesOf(const domain::Identifier& identifier) const {
+  Result<NormalizedIdentifier> id = Normalize(identifier, rules_);
+  if (!id.ok()) return id.status();
+  std::vector<BlindIndex> probes;
+  for (const KeyedBlindIndex& k : indexer_.All(*id)) probes.push_back(k.bidx);
+  return probes;
+}
+
+Result<std::optional<Sid>> SubjectRegistry::LookupProbes(std::span<const BlindIndex> probes) const {
+  std::unique_lock<std::mutex> lock = db_->Lock();
+  Result<Stmt> stmt = db_->Cached("SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
+  if (!stmt.ok()) return stmt.status();
+  for (const BlindIndex& b : probes) {
+    stmt->Bind(1, BytesOf(b));
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      Result<Sid> sid = SidFromColumn(stmt->Blob(0));
+      stmt->Reset();  // as in LookupRoot: release the read transaction
+      if (!sid.ok()) return sid.status();
+      return std::optional<Sid>(*sid);
+    }
+    stmt->Reset();
+  }
+  return std::optional<Sid>();
+}
+
+Status SubjectRegistry::ScanRoots(const std::function<void(const BlindIndex&, const Sid&)>& fn) const {
+  if (indexer_.keys().keys().size() != 1) {
+    return Status::FailedPrecondition("a blind-index rotation is in progress");
+  }
+  std::unique_lock<std::mutex> lock = db_->Lock();
+  vault::ReadTransaction txn(db_->handle());
+  Result<Stmt> q = Stmt::Prepare(db_->handle(), "SELECT bidx, root_sid FROM identity_identifiers");
+  if (!q.ok()) return q.status();
+  while (true) {
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+    const std::string b = q->Blob(0);
+    Result<Sid> sid = SidFromColumn(q->Blob(1));
+    if (!sid.ok() || b.size() != std::tuple_size_v<BlindIndex>) return Status::Corruption("identity_identifiers: bad row");
+    BlindIndex bidx;
+    std::memcpy(bidx.data(), b.data(), bidx.size());
+    fn(bidx, *sid);
+  }
+}
+
 Result<std::optional<Sid>> SubjectRegistry::Lookup(const domain::Identifier& identifier) const {
   Result<NormalizedIdentifier> id = Normalize(identifier, rules_);
   if (!id.ok()) return id.status();

@@ -160,6 +160,17 @@ class SubjectRegistry {
   // writes. kInvalidArgument when the identifier does not normalize.
   Result<std::optional<domain::Sid>> Lookup(const domain::Identifier& identifier) const;
   Result<std::optional<domain::Sid>> LookupNormalized(const domain::NormalizedIdentifier& identifier) const;
+  // The blind indexes Lookup() probes for `identifier`, in probe order
+  // (the current key first), and Lookup() by them: for callers that cache
+  // lookups by blind index (service/query_cache.h). kInvalidArgument when
+  // the identifier does not normalize.
+  Result<std::vector<BlindIndex>> ProbesOf(const domain::Identifier& identifier) const;
+  Result<std::optional<domain::Sid>> LookupProbes(std::span<const BlindIndex> probes) const;
+  // Calls fn(bidx, root) for every identifier row, in one read transaction
+  // (for warming a lookup cache). kFailedPrecondition when the blind-index
+  // ring has more than one key (a rotation in progress: lookups probe
+  // several indexes, and a row's index alone does not answer them).
+  Status ScanRoots(const std::function<void(const BlindIndex&, const domain::Sid&)>& fn) const;
   // Lookup() of many identifiers: out[i] is identifier i's subject (or its
   // normalization or read error). Blind indexes are computed first, then
   // probed in key order. With parts == 2 (and enough identifiers) each step

@@ -146,6 +146,7 @@ Result<Config> Config::Load(const std::string& path) {
   r.Str("http_server", &c.http_server);
   r.Int("http_threads", &c.http_threads, 1, 256);
   r.Int("http_io_threads", &c.http_io_threads, 0, 64);
+  r.Int("query_cache_entries", &c.query_cache_entries, 0, 1'000'000'000);
   r.Str("tls_cert", &c.tls_cert);
   r.Str("tls_key", &c.tls_key);
   r.StrList("policies", &c.policies);
@@ -223,6 +224,7 @@ std::string Config::ToJson() const {
             {"http_server", http_server},
             {"http_threads", http_threads},
             {"http_io_threads", http_io_threads},
+            {"query_cache_entries", query_cache_entries},
             {"policies", policies},
             {"max_body_bytes", max_body_bytes},
             {"max_bulk_body_bytes", max_bulk_body_bytes},

@@ -29,6 +29,9 @@ struct Config {
   std::string http_server = "asio";  // "asio" (event-driven) or "httplib" (thread per connection)
   size_t http_threads = 8;            // asio: workers for routes that may block; httplib: one per connection
   size_t http_io_threads = 0;         // asio: event loops; 0 = one per core
+  // Consent query index in memory (query_cache.h): entries at most
+  // (a subject's lookup and each state row count one); 0 = off.
+  size_t query_cache_entries = 4'000'000;
   std::string tls_cert;
   std::string tls_key;
 

@@ -539,6 +539,7 @@ Result<ConsentAnswer> ConsentService::Query(const domain::Identifier& identifier
   std::shared_ptr<const policies::PolicySet> policy = this->policy();
   const policies::Purpose* p = policy->FindPurpose(purpose);
   if (!p) return Status::InvalidArgument("purpose: unknown purpose");
+  if (QueryCache* cache = query_cache_.load()) return QueryCached(*cache, identifier, *p, purpose, jurisdiction, subject);
   Result<std::optional<domain::Sid>> sid = subjects_.Lookup(identifier);
   if (!sid.ok()) return sid.status();
   if (subject) *subject = *sid;
@@ -548,6 +549,104 @@ Result<ConsentAnswer> ConsentService::Query(const domain::Identifier& identifier
     return a;
   }
   return QuerySubject(**sid, purpose, jurisdiction);
+}
+
+Result<ConsentAnswer> ConsentService::QueryCached(QueryCache& cache, const domain::Identifier& identifier,
+                                                  const policies::Purpose& p, std::string_view purpose,
+                                                  std::string_view jurisdiction, std::optional<domain::Sid>* subject) {
+  Result<std::vector<identity::BlindIndex>> probes = subjects_.ProbesOf(identifier);
+  if (!probes.ok()) return probes.status();
+  // One probe: no blind-index rotation in progress (see query_cache.h).
+  const bool usable = probes->size() == 1 && cache.Begin();
+  std::optional<domain::Sid> root;
+  std::optional<std::optional<domain::Sid>> hit;
+  if (usable) hit = cache.FindSubject(probes->front());
+  if (hit) {
+    root = *hit;
+  } else {
+    // The version is taken before the read (query_cache.h).
+    const uint64_t version = usable ? cache.SubjectVersion(probes->front()) : 0;
+    Result<std::optional<domain::Sid>> found = subjects_.LookupProbes(*probes);
+    if (!found.ok()) return found.status();
+    root = *found;
+    if (usable) cache.PutSubject(probes->front(), root, version);
+  }
+  if (subject) *subject = root;
+  ConsentAnswer a;
+  if (!root) {
+    a.allowed = policies::EffectiveState(p, std::nullopt, jurisdiction).allowed;
+    return a;
+  }
+  std::optional<std::optional<ConsentState>> st;
+  if (usable) st = cache.FindState(*root, purpose);
+  if (!st) {
+    const uint64_t version = usable ? cache.StateVersion(*root) : 0;
+    Result<bool> merged = usable ? HasMerged(*root) : Result<bool>(true);
+    if (!merged.ok()) return merged.status();
+    Result<std::optional<ConsentState>> current = CurrentState(*root, purpose);
+    if (!current.ok()) return current.status();
+    st = std::move(*current);
+    if (usable && !*merged) cache.PutState(*root, purpose, *st, version);
+  }
+  policies::EffectiveConsent eff = policies::EffectiveState(p, *st, jurisdiction);
+  a.known_subject = true;
+  a.allowed = eff.allowed;
+  a.from_default = eff.from_default;
+  a.state = std::move(*st);
+  return a;
+}
+
+Status ConsentService::WarmQueryCache() {
+  QueryCache* cache = query_cache_.load();
+  if (cache == nullptr || !cache->Begin()) return Status::Ok();
+  const QueryCache::Versions versions = cache->AllVersions();
+  std::set<domain::Sid> merged;  // survivors and the subjects merged into them: not cached
+  {
+    auto lock = db_.Lock();
+    vault::ReadTransaction txn(db_.handle());
+    Result<vault::Stmt> q = vault::Stmt::Prepare(db_.handle(), "SELECT sid, surviving_sid FROM identity_aliases");
+    if (!q.ok()) return q.status();
+    while (true) {
+      Result<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      for (int c = 0; c < 2; ++c) {
+        Result<domain::Sid> sid = domain::Sid::FromBytes(AsBytes(q->Blob(c)));
+        if (!sid.ok()) return Status::Corruption("identity_aliases: bad sid");
+        merged.insert(*sid);
+      }
+    }
+  }
+  Status s = subjects_.ScanRoots([&](const identity::BlindIndex& bidx, const domain::Sid& root) {
+    cache->PutSubject(bidx, root, versions);
+  });
+  if (!s.ok() && s.code() != StatusCode::kFailedPrecondition) return s;
+  auto lock = db_.Lock();
+  vault::ReadTransaction txn(db_.handle());
+  Result<vault::Stmt> q = vault::Stmt::Prepare(
+      db_.handle(), "SELECT sid, purpose, decision, occurred_ms, source_system, source_rank, method, seq FROM consent_state");
+  if (!q.ok()) return q.status();
+  while (true) {
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+    Result<domain::Sid> sid = domain::Sid::FromBytes(AsBytes(q->Blob(0)));
+    if (!sid.ok()) return Status::Corruption("consent_state: bad sid");
+    if (merged.count(*sid)) continue;
+    Result<ConsentState> st = StateFromRow(*q, 2);
+    if (!st.ok()) return st.status();
+    cache->PutState(*sid, q->Text(1), *st, versions);
+  }
+}
+
+Result<bool> ConsentService::HasMerged(const domain::Sid& root) {
+  auto lock = db_.Lock();
+  Result<vault::Stmt> q = db_.Cached("SELECT 1 FROM identity_aliases WHERE surviving_sid = ?1 LIMIT 1");
+  if (!q.ok()) return q.status();
+  q->Bind(1, root.bytes());
+  Result<bool> row = q->Step();
+  q->Reset();
+  return row;
 }
 
 Result<ConsentAnswer> ConsentService::QuerySubject(const domain::Sid& root, std::string_view purpose,

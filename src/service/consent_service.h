@@ -33,6 +33,7 @@
 #define CONSENTD_SERVICE_CONSENT_SERVICE_H_
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,7 @@
 #include "src/domain/sid.h"
 #include "src/identity/subject_registry.h"
 #include "src/service/fan_out.h"
+#include "src/service/query_cache.h"
 #include "src/vault/ledger_writer.h"
 #include "src/vault/sqlite_database.h"
 #include "src/vault/vault.h"
@@ -206,6 +208,17 @@ class ConsentService {
   // a large one: their runs rewrite pages of tables keyed by random ids.
   Status SetWriteCacheKib(int64_t kib);
 
+  // Query() answers through `cache` from now on (null: reads only the
+  // database). The cache must outlive this service or be unset first.
+  void SetQueryCache(QueryCache* cache) { query_cache_.store(cache); }
+  // Fills the query cache with every subject's lookup under the current
+  // blind-index key and every state row of subjects without merged
+  // subjects, reading in one read transaction per table. For the GET path
+  // to be fast right after start. Stops early (OK) when the cache is unset
+  // or a foreign write dropped it meanwhile; entries whose rows changed
+  // while it read are refused by the cache's versions.
+  Status WarmQueryCache();
+
   std::shared_ptr<const policies::PolicySet> policy() const;
   void SetPolicy(std::shared_ptr<const policies::PolicySet> policy);
   // The guard given at construction (may be null), for other paths that
@@ -237,6 +250,12 @@ class ConsentService {
   // `root` and the sids merged into it.
   Result<std::vector<domain::Sid>> GroupOf(const domain::Sid& root);
   Result<std::optional<domain::ConsentState>> CurrentState(const domain::Sid& root, std::string_view purpose);
+  // Query() through the query cache.
+  Result<ConsentAnswer> QueryCached(QueryCache& cache, const domain::Identifier& identifier,
+                                    const policies::Purpose& p, std::string_view purpose,
+                                    std::string_view jurisdiction, std::optional<domain::Sid>* subject);
+  // Whether subjects were merged into `root`.
+  Result<bool> HasMerged(const domain::Sid& root);
   // Checks an event against the format rules and the policy, and the
   // recreation guard; fills the purposes it records (GPC expands).
   Status Prepare(const ConsentEvent& event, const policies::PolicySet& policy, std::vector<std::string>* purposes);
@@ -260,6 +279,7 @@ class ConsentService {
   identity::SubjectRegistry& subjects_;
   const Clock& clock_;
   RecreationGuard* guard_;
+  std::atomic<QueryCache*> query_cache_{nullptr};
   FanOut* fan_out_ = nullptr;
   mutable std::mutex policy_mu_;
   std::shared_ptr<const policies::PolicySet> policy_;  // guarded by policy_mu_

@@ -103,4 +103,21 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config, const Runti
   return rt;
 }
 
+Status Runtime::EnableQueryCache(size_t max_entries) {
+  if (query_cache_) return Status::FailedPrecondition("the query cache is already enabled");
+  Result<std::unique_ptr<vault::ChangeWatch>> watch = vault::ChangeWatch::Open(
+      config_.database_path(), {{"identity_identifiers", {"bidx", "root_sid"}},
+                                {"identity_aliases", {"sid", "surviving_sid"}},
+                                {"consent_state", {"sid"}}});
+  if (!watch.ok()) return watch.status();
+  auto cache = std::make_unique<QueryCache>(watch->get(), max_entries);
+  (*watch)->SetListener(cache.get());
+  Status s = ledger_->SetCommitObserver(watch->get());
+  if (!s.ok()) return s;
+  change_watch_ = std::move(*watch);
+  query_cache_ = std::move(cache);
+  consents_->SetQueryCache(query_cache_.get());
+  return Status::Ok();
+}
+
 }  // namespace consentd::service

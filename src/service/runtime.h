@@ -22,6 +22,8 @@
 #include "src/propagation/outbox.h"
 #include "src/service/access_log.h"
 #include "src/service/consent_service.h"
+#include "src/service/query_cache.h"
+#include "src/vault/change_watch.h"
 #include "src/base/clock.h"
 #include "src/erasure/erasure_service.h"
 #include "src/base/result.h"
@@ -65,11 +67,24 @@ class Runtime {
   propagation::Outbox& outbox() { return *outbox_; }
   std::shared_ptr<const policies::PolicySet> policy() const { return consents_->policy(); }
 
+  // Turns on the consent query index (query_cache.h) with at most
+  // `max_entries` entries: watches the ledger's commits and the WAL index
+  // (vault::ChangeWatch) and gives the cache to the consent service. For
+  // consentd; call once, before serving. On failure (the WAL index is not
+  // readable as documented) nothing changes and queries read the database.
+  Status EnableQueryCache(size_t max_entries);
+  // The cache, or null when not enabled.
+  QueryCache* query_cache() { return query_cache_.get(); }
+
  private:
   Runtime() = default;
 
   Config config_;
   const Clock* clock_ = nullptr;
+  // Declared before the ledger and the consent service, which point at
+  // them: destroyed after both.
+  std::unique_ptr<vault::ChangeWatch> change_watch_;
+  std::unique_ptr<QueryCache> query_cache_;
   std::unique_ptr<ledger::Signer> signer_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<vault::LedgerWriter> writer_;

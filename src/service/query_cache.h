@@ -1,0 +1,139 @@
+// QueryCache: the consent query index in memory. It remembers, for the
+// GET /v1/consents path, the answers of its two database reads: which
+// subject a blind index belongs to (identity_identifiers), and a subject's
+// consent state per purpose (consent_state). A hit answers a query without
+// touching SQLite (docs/api.md "Query index"; docs/benchmarks.md).
+//
+// It never serves a row older than the last acknowledged write:
+//  - Writes of this process: vault::ChangeWatch reports, after each COMMIT
+//    and before the ledger acknowledges it, the key values of every changed
+//    row of identity_identifiers (bidx, root_sid), identity_aliases (sid,
+//    surviving_sid) and consent_state (sid). OnCommit erases the entries of
+//    those keys and bumps the version of their shards.
+//  - A fill races with writes: the reader takes the shard's version BEFORE
+//    it reads the database and the entry is stored only if the version is
+//    unchanged (a write committed after the read's snapshot bumps it after
+//    its COMMIT, so either the fill is refused or the erase follows it).
+//  - Writes of other processes: Begin() polls the ChangeWatch; on a foreign
+//    commit everything is dropped (and the versions bumped), and while this
+//    process is between its COMMIT and its report the cache is not used.
+//  - A subject with merged subjects is never cached (its state is read
+//    across identity_aliases); merging into a cached subject changes
+//    identity_aliases under its sid, which erases it. A lookup that probes
+//    more than one blind-index key (a rotation in progress) is not cached.
+// The answer itself (allowed, default) is computed from the cached state
+// with the current policy on every query, so policy reloads need nothing.
+//
+// Memory is bounded: max_entries in all; a shard over its share is emptied.
+//
+// Thread-safety: thread-safe. 4096 shards, each under its own mutex.
+#ifndef CONSENTD_SERVICE_QUERY_CACHE_H_
+#define CONSENTD_SERVICE_QUERY_CACHE_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "src/domain/consent.h"
+#include "src/domain/sid.h"
+#include "src/identity/blind_index.h"
+#include "src/vault/change_watch.h"
+
+namespace consentd::service {
+
+class QueryCache final : public vault::ChangeWatch::Listener {
+ public:
+  static constexpr size_t kShards = 4096;
+
+  // `watch` may be null (tests of the maps alone): then only this
+  // process's reported commits invalidate, and Begin() is always usable.
+  QueryCache(vault::ChangeWatch* watch, size_t max_entries);
+  QueryCache(const QueryCache&) = delete;
+  QueryCache& operator=(const QueryCache&) = delete;
+
+  // Called by a reader before it uses the cache. False: answer from the
+  // database and do not fill (this process is committing, or another
+  // process committed and everything was just dropped).
+  bool Begin();
+
+  // A shard's version, to take BEFORE reading the database for a fill.
+  uint64_t SubjectVersion(const identity::BlindIndex& bidx) const;
+  uint64_t StateVersion(const domain::Sid& sid) const;
+
+  // nullopt: not cached. Otherwise the subject (or none) the blind index
+  // belongs to.
+  std::optional<std::optional<domain::Sid>> FindSubject(const identity::BlindIndex& bidx);
+  // Stores what the database said, unless the shard's version moved past
+  // `version` (then false, nothing stored).
+  bool PutSubject(const identity::BlindIndex& bidx, const std::optional<domain::Sid>& sid, uint64_t version);
+
+  // nullopt: not cached. Otherwise the subject's state for `purpose` (or
+  // none recorded).
+  std::optional<std::optional<domain::ConsentState>> FindState(const domain::Sid& sid, std::string_view purpose);
+  bool PutState(const domain::Sid& sid, std::string_view purpose, const std::optional<domain::ConsentState>& state,
+                uint64_t version);
+
+  // Every shard's version at once, for a fill from a long scan (take it
+  // before the scan begins), and the Put* that compare against it.
+  using Versions = std::vector<uint64_t>;
+  Versions AllVersions() const;
+  bool PutSubject(const identity::BlindIndex& bidx, const std::optional<domain::Sid>& sid, const Versions& v) {
+    return PutSubject(bidx, sid, v[ShardOf(bidx.data(), bidx.size())]);
+  }
+  bool PutState(const domain::Sid& sid, std::string_view purpose, const std::optional<domain::ConsentState>& state,
+                const Versions& v) {
+    return PutState(sid, purpose, state, v[ShardOf(sid.bytes().data(), sid.bytes().size())]);
+  }
+
+  // Drops everything.
+  void Clear();
+
+  struct Stats {
+    uint64_t hits = 0;        // Find* calls answered
+    uint64_t misses = 0;      // Find* calls not answered
+    uint64_t bypasses = 0;    // Begin() false
+    uint64_t flushes = 0;     // everything dropped (foreign writes)
+    uint64_t entries = 0;     // subject + state entries now
+  };
+  Stats stats() const;
+
+  // vault::ChangeWatch::Listener.
+  void OnCommit(const std::vector<std::string>& keys, bool foreign) override;
+
+ private:
+  struct SidHash {
+    size_t operator()(const domain::Sid& s) const;
+  };
+  struct BidxHash {
+    size_t operator()(const identity::BlindIndex& b) const;
+  };
+  using PurposeStates = std::vector<std::pair<std::string, std::optional<domain::ConsentState>>>;
+  struct Shard {
+    mutable std::mutex mu;
+    uint64_t version = 0;  // guarded by mu
+    std::unordered_map<identity::BlindIndex, std::optional<domain::Sid>, BidxHash> subjects;
+    std::unordered_map<domain::Sid, PurposeStates, SidHash> states;
+    size_t entries = 0;  // subjects.size() + state pairs
+  };
+  static size_t ShardOf(const uint8_t* p, size_t n);
+  Shard& ShardFor(const uint8_t* p, size_t n) const { return shards_[ShardOf(p, n)]; }
+  void MakeRoom(Shard& s);
+
+  vault::ChangeWatch* const watch_;
+  const size_t max_per_shard_;
+  std::unique_ptr<Shard[]> shards_;
+  std::atomic<uint64_t> hits_{0}, misses_{0}, bypasses_{0}, flushes_{0};
+  std::atomic<int64_t> entries_{0};
+};
+
+}  // namespace consentd::service
+
+#endif  // CONSENTD_SERVICE_QUERY_CACHE_H_
