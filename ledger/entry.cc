@@ -1,7 +1,6 @@
 #include "ledger/entry.h"
 
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 #include "ledger/format.h"
 #include "ledger/json_check.h"
