@@ -21,8 +21,29 @@ uint64_t First8(const uint8_t* p, size_t n) {
 
 // Sids are random and blind indexes keyed hashes: their first bytes are
 // uniform. The shard takes bits the maps' own hash does not use.
-size_t QueryCache::SidHash::operator()(const domain::Sid& s) const { return First8(s.bytes().data(), 16); }
 size_t QueryCache::BidxHash::operator()(const identity::BlindIndex& b) const { return First8(b.data(), b.size()); }
+
+size_t QueryCache::StateKeyHash::operator()(const StateKey& k) const {
+  return First8(k.sid.bytes().data(), 16) ^ (static_cast<size_t>(k.purpose) * 0x9e3779b97f4a7c15ull);
+}
+
+std::optional<uint32_t> QueryCache::Interner::Find(std::string_view s) const {
+  const size_t n = size_.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    if (names_[i] == s) return static_cast<uint32_t>(i);
+  }
+  return std::nullopt;
+}
+
+std::optional<uint32_t> QueryCache::Interner::Intern(std::string_view s) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (std::optional<uint32_t> id = Find(s)) return id;
+  const size_t n = size_.load(std::memory_order_relaxed);
+  if (n == kCapacity) return std::nullopt;
+  names_[n] = std::string(s);
+  size_.store(n + 1, std::memory_order_release);  // publishes names_[n]
+  return static_cast<uint32_t>(n);
+}
 
 size_t QueryCache::ShardOf(const uint8_t* p, size_t n) { return (First8(p, n) >> 52) % kShards; }
 
@@ -71,12 +92,14 @@ std::optional<std::optional<domain::Sid>> QueryCache::FindSubject(const identity
   return it->second;
 }
 
-void QueryCache::MakeRoom(Shard& s) {
-  if (s.entries < max_per_shard_) return;
-  entries_.fetch_sub(static_cast<int64_t>(s.entries), std::memory_order_relaxed);
+void QueryCache::Empty(Shard& s) {
+  entries_.fetch_sub(static_cast<int64_t>(EntriesOf(s)), std::memory_order_relaxed);
   s.subjects.clear();
   s.states.clear();
-  s.entries = 0;
+}
+
+void QueryCache::MakeRoom(Shard& s) {
+  if (EntriesOf(s) >= max_per_shard_) Empty(s);
 }
 
 bool QueryCache::PutSubject(const identity::BlindIndex& bidx, const std::optional<domain::Sid>& sid,
@@ -87,24 +110,30 @@ bool QueryCache::PutSubject(const identity::BlindIndex& bidx, const std::optiona
   MakeRoom(s);
   auto [it, inserted] = s.subjects.insert_or_assign(bidx, sid);
   (void)it;
-  if (inserted) {
-    ++s.entries;
-    entries_.fetch_add(1, std::memory_order_relaxed);
-  }
+  if (inserted) entries_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
 std::optional<std::optional<domain::ConsentState>> QueryCache::FindState(const domain::Sid& sid,
                                                                          std::string_view purpose) {
-  Shard& s = ShardFor(sid.bytes().data(), sid.bytes().size());
-  std::lock_guard<std::mutex> l(s.mu);
-  auto it = s.states.find(sid);
-  if (it != s.states.end()) {
-    for (const auto& [p, st] : it->second) {
-      if (p == purpose) {
-        hits_.fetch_add(1, std::memory_order_relaxed);
-        return st;
-      }
+  std::optional<uint32_t> pid = purposes_.Find(purpose);
+  if (pid) {
+    Shard& s = ShardFor(sid.bytes().data(), sid.bytes().size());
+    std::unique_lock<std::mutex> l(s.mu);
+    auto it = s.states.find(StateKey{sid, *pid});
+    if (it != s.states.end()) {
+      const CachedState c = it->second;
+      l.unlock();
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      if (!c.has) return std::optional<domain::ConsentState>();
+      domain::ConsentState st;
+      st.decision = c.decision;
+      st.occurred_at_ms = c.occurred_at_ms;
+      st.source_system = systems_.Name(c.system);
+      st.source_rank = c.rank;
+      st.method = c.method;
+      st.ledger_seq = c.ledger_seq;
+      return std::optional<domain::ConsentState>(std::move(st));
     }
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
@@ -113,20 +142,27 @@ std::optional<std::optional<domain::ConsentState>> QueryCache::FindState(const d
 
 bool QueryCache::PutState(const domain::Sid& sid, std::string_view purpose,
                           const std::optional<domain::ConsentState>& state, uint64_t version) {
+  std::optional<uint32_t> pid = purposes_.Intern(purpose);
+  if (!pid) return false;
+  CachedState c;
+  if (state) {
+    std::optional<uint32_t> system = systems_.Intern(state->source_system);
+    if (!system) return false;
+    c.has = true;
+    c.decision = state->decision;
+    c.method = state->method;
+    c.system = *system;
+    c.rank = state->source_rank;
+    c.occurred_at_ms = state->occurred_at_ms;
+    c.ledger_seq = state->ledger_seq;
+  }
   Shard& s = ShardFor(sid.bytes().data(), sid.bytes().size());
   std::lock_guard<std::mutex> l(s.mu);
   if (s.version != version) return false;
   MakeRoom(s);
-  PurposeStates& ps = s.states[sid];
-  for (auto& [p, st] : ps) {
-    if (p == purpose) {
-      st = state;
-      return true;
-    }
-  }
-  ps.emplace_back(std::string(purpose), state);
-  ++s.entries;
-  entries_.fetch_add(1, std::memory_order_relaxed);
+  auto [it, inserted] = s.states.insert_or_assign(StateKey{sid, *pid}, c);
+  (void)it;
+  if (inserted) entries_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -144,10 +180,7 @@ void QueryCache::Clear() {
     Shard& s = shards_[i];
     std::lock_guard<std::mutex> l(s.mu);
     ++s.version;
-    entries_.fetch_sub(static_cast<int64_t>(s.entries), std::memory_order_relaxed);
-    s.subjects.clear();
-    s.states.clear();
-    s.entries = 0;
+    Empty(s);
   }
   flushes_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -165,19 +198,15 @@ void QueryCache::OnCommit(const std::vector<std::string>& keys, bool foreign) {
     if (k.size() == std::tuple_size_v<identity::BlindIndex>) {
       identity::BlindIndex b;
       std::memcpy(b.data(), p, b.size());
-      if (s.subjects.erase(b) > 0) {
-        --s.entries;
-        entries_.fetch_sub(1, std::memory_order_relaxed);
-      }
+      if (s.subjects.erase(b) > 0) entries_.fetch_sub(1, std::memory_order_relaxed);
     }
     if (k.size() == domain::Sid::kSize) {
       Result<domain::Sid> sid = domain::Sid::FromBytes(ByteView(p, k.size()));
       if (!sid.ok()) continue;
-      auto it = s.states.find(*sid);
-      if (it != s.states.end()) {
-        s.entries -= it->second.size();
-        entries_.fetch_sub(static_cast<int64_t>(it->second.size()), std::memory_order_relaxed);
-        s.states.erase(it);
+      // Every purpose ever cached: a handful.
+      const size_t purposes = purposes_.size();
+      for (uint32_t pid = 0; pid < purposes; ++pid) {
+        if (s.states.erase(StateKey{*sid, pid}) > 0) entries_.fetch_sub(1, std::memory_order_relaxed);
       }
     }
   }

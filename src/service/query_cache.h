@@ -109,27 +109,61 @@ class QueryCache final : public vault::ChangeWatch::Listener {
   void OnCommit(const std::vector<std::string>& keys, bool foreign) override;
 
  private:
-  struct SidHash {
-    size_t operator()(const domain::Sid& s) const;
-  };
   struct BidxHash {
     size_t operator()(const identity::BlindIndex& b) const;
   };
-  using PurposeStates = std::vector<std::pair<std::string, std::optional<domain::ConsentState>>>;
+  // Few distinct strings (purposes, source systems), each given a number
+  // once for the process's life: entries hold numbers, not strings, so a
+  // lookup touches one node. Lock-free reads; Find() fails when full.
+  class Interner {
+   public:
+    static constexpr size_t kCapacity = 1024;
+    std::optional<uint32_t> Find(std::string_view s) const;
+    std::optional<uint32_t> Intern(std::string_view s);
+    const std::string& Name(uint32_t id) const { return names_[id]; }
+    size_t size() const { return size_.load(std::memory_order_acquire); }
+
+   private:
+    std::mutex mu_;  // serializes Intern
+    std::atomic<size_t> size_{0};
+    std::array<std::string, kCapacity> names_;
+  };
+  struct StateKey {
+    domain::Sid sid;
+    uint32_t purpose = 0;
+    bool operator==(const StateKey&) const = default;
+  };
+  struct StateKeyHash {
+    size_t operator()(const StateKey& k) const;
+  };
+  struct CachedState {  // a domain::ConsentState, compact; has == false: none recorded
+    bool has = false;
+    domain::Decision decision = domain::Decision::kWithdrawn;
+    domain::ConsentMethod method = domain::ConsentMethod::kApi;
+    uint32_t system = 0;
+    int32_t rank = 0;
+    int64_t occurred_at_ms = 0;
+    uint64_t ledger_seq = 0;
+  };
   struct Shard {
     mutable std::mutex mu;
     uint64_t version = 0;  // guarded by mu
     std::unordered_map<identity::BlindIndex, std::optional<domain::Sid>, BidxHash> subjects;
-    std::unordered_map<domain::Sid, PurposeStates, SidHash> states;
-    size_t entries = 0;  // subjects.size() + state pairs
+    std::unordered_map<StateKey, CachedState, StateKeyHash> states;
   };
   static size_t ShardOf(const uint8_t* p, size_t n);
   Shard& ShardFor(const uint8_t* p, size_t n) const { return shards_[ShardOf(p, n)]; }
+  // Empties `s` when it holds its share. REQUIRES: s.mu held.
   void MakeRoom(Shard& s);
+  // Empties `s`. REQUIRES: s.mu held.
+  void Empty(Shard& s);
+  static size_t EntriesOf(const Shard& s) { return s.subjects.size() + s.states.size(); }
 
   vault::ChangeWatch* const watch_;
   const size_t max_per_shard_;
   std::unique_ptr<Shard[]> shards_;
+  Interner purposes_;
+  Interner systems_;
   std::atomic<uint64_t> hits_{0}, misses_{0}, bypasses_{0}, flushes_{0};
   std::atomic<int64_t> entries_{0};
 };
