@@ -186,7 +186,10 @@ class ConsentService {
   // each phase split across two read connections). out[i] is identifier
   // i's answer or its own error (kInvalidArgument when it does not
   // normalize); subjects[i] its subject when known (for the access log).
-  // kInvalidArgument for an unknown purpose.
+  // kInvalidArgument for an unknown purpose. With a query cache, answers
+  // come from it where it holds them (two parts) and only the rest from the
+  // database, in one batch; each answer reflects the states committed
+  // during the call.
   Status QueryMany(std::span<const domain::Identifier> identifiers, std::string_view purpose,
                    std::string_view jurisdiction, std::vector<Result<ConsentAnswer>>* out,
                    std::vector<std::optional<domain::Sid>>* subjects);
@@ -254,6 +257,11 @@ class ConsentService {
   Result<ConsentAnswer> QueryCached(QueryCache& cache, const domain::Identifier& identifier,
                                     const policies::Purpose& p, std::string_view purpose,
                                     std::string_view jurisdiction, std::optional<domain::Sid>* subject);
+  // The answer from the query cache alone, for the identifier whose only
+  // probe is `probe`; nullopt when the cache does not hold both halves.
+  std::optional<ConsentAnswer> AnswerFromCache(QueryCache& cache, const identity::BlindIndex& probe,
+                                               const policies::Purpose& p, std::string_view purpose,
+                                               std::string_view jurisdiction, std::optional<domain::Sid>* subject);
   // Whether subjects were merged into `root`.
   Result<bool> HasMerged(const domain::Sid& root);
   // Checks an event against the format rules and the policy, and the
