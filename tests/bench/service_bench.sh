@@ -85,6 +85,9 @@ c["listen"] = "127.0.0.1:0"
 import os
 c["http_server"] = os.environ.get("HTTP_SERVER", "asio")
 c["http_threads"] = 72 if c["http_server"] == "httplib" else 32
+# The consent query index (docs/api.md "Query index"); QUERY_CACHE_ENTRIES=0
+# measures the database reads alone.
+c["query_cache_entries"] = int(os.environ.get("QUERY_CACHE_ENTRIES", "4000000"))
 json.dump(c, open(p, "w"), indent=2)
 EOF
 $CONSENTD --config "$D/consentd.json" 2> "$TMP/consentd.log" &
@@ -97,6 +100,11 @@ for _ in $(seq 1 200); do
 done
 [ -n "$PORT" ] || { echo "consentd did not start"; cat "$TMP/consentd.log"; exit 3; }
 URL=http://127.0.0.1:$PORT
+# The query index fills in the background after start; measure once it has.
+if [ "${QUERY_CACHE_ENTRIES:-4000000}" != 0 ]; then
+  for _ in $(seq 1 1200); do grep -q '"query_cache.warm' "$TMP/consentd.log" && break; sleep 0.1; done
+  grep -o '"entries":[0-9]*,"event":"query_cache.warm[^}]*' "$TMP/consentd.log" | sed 's/^/# /' || echo "# query index not warmed"
+fi
 
 # nginx serves one consentd answer as a static file, same size.
 curl -s -H "Authorization: Bearer $MTOKEN" "$URL/v1/consents?email=user1@example.com&purpose=email_marketing" > "$TMP/answer.json"
@@ -160,6 +168,8 @@ for round in 1 2 3; do
   wrk_run "ROUND$round NGINX_PLAIN" -t2 -c64 -d"${SECS}s" "http://127.0.0.1:$NPORT/answer.json"
   echo "# load after round $round: $(load)"
 done
+metric() { curl -s -H "Authorization: Bearer $ATOKEN" "$URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+echo "# query index: $(metric consentd_query_cache_entries) entries, $(metric consentd_query_cache_hits) hits, $(metric consentd_query_cache_misses) misses, $(metric consentd_query_cache_flushes) flushes"
 
 # --- 3. check with 10,000 identifiers --------------------------------------
 python3 - "$N" > "$TMP/check.json" <<'EOF'
@@ -186,7 +196,6 @@ awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "CHECK10K c
 echo "# load after check: $(load)"
 
 # --- 4. recording with 16 concurrent clients -----------------------------------
-metric() { curl -s -H "Authorization: Bearer $ATOKEN" "$URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 c0=$(metric consentd_ledger_commits); k0=$(metric consentd_ledger_commit_callers)
 cat > "$TMP/record.lua" <<EOF
 local counter = 0
