@@ -36,25 +36,38 @@ CREATE TABLE IF NOT EXISTS outbox(
   outcome_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS outbox_cause ON outbox(cause_seq, system);
-CREATE INDEX IF NOT EXISTS outbox_open ON outbox(system, id)
-  WHERE state IN ('pending', 'in_flight', 'accepted');
-CREATE INDEX IF NOT EXISTS outbox_open_subject ON outbox(system, sid, id)
-  WHERE state IN ('pending', 'in_flight', 'accepted');
--- Every new row is pending: it enters the three indexes above and none of
--- the two below, which hold rows once a dispatcher has touched them (an
--- import of N events writes ~1.5 N rows; each index a row enters is one more
--- B-tree insert in the import's transaction). Queries name an index's WHERE
--- term literally, or SQLite does not use a partial index.
-CREATE INDEX IF NOT EXISTS outbox_touched ON outbox(state, system, id)
-  WHERE state IN ('in_flight', 'accepted', 'done', 'dead', 'discarded');
-CREATE INDEX IF NOT EXISTS outbox_closed_subject ON outbox(system, sid, id)
-  WHERE state IN ('done', 'dead', 'discarded');
--- Data directories made before the two partial indexes above have two full
--- ones in their place. Dropping them (the two partial ones are built by
--- their CREATE from the rows already there) is the whole migration; the
--- runtime runs this schema at every start.
+-- Open rows (pending, in_flight, accepted): the next eligible row per
+-- system, and per (system, subject).
+CREATE INDEX IF NOT EXISTS outbox_open_by_system ON outbox(system, id)
+  WHERE (state = 'pending' OR state = 'in_flight' OR state = 'accepted');
+CREATE INDEX IF NOT EXISTS outbox_open_by_subject ON outbox(system, sid, id)
+  WHERE (state = 'pending' OR state = 'in_flight' OR state = 'accepted');
+-- Rows a dispatcher has touched (every state but pending): dead letters,
+-- in-flight resets and state lists for operators; and closed rows (done,
+-- dead, discarded) per subject, for echo detection and replays. Every new
+-- row is pending, so it enters neither: an import writes ~1.5 rows per
+-- event, and each index a row enters is one more B-tree insert.
+CREATE INDEX IF NOT EXISTS outbox_touched_by_state ON outbox(state, system, id)
+  WHERE state != 'pending';
+CREATE INDEX IF NOT EXISTS outbox_closed_by_subject ON outbox(system, sid, id)
+  WHERE (state = 'done' OR state = 'dead' OR state = 'discarded');
+-- The WHERE terms are comparisons, never IN lists: SQLite evaluates a
+-- partial index's WHERE on every insert, and an IN list of more than two
+-- constants builds a temporary B-tree of the list each time a statement
+-- runs (two such indexes cost more than the rest of a row's insert). A
+-- query repeats an index's WHERE term word for word, or SQLite does not use
+-- the index.
+--
+-- Older data directories have indexes that these replace (full indexes by
+-- state and by subject, and IN-list partial ones). Dropping them (the new
+-- ones are built by their CREATE from the rows there) is the whole
+-- migration; the runtime runs this schema at every start.
+DROP INDEX IF EXISTS outbox_open;
+DROP INDEX IF EXISTS outbox_open_subject;
 DROP INDEX IF EXISTS outbox_state;
 DROP INDEX IF EXISTS outbox_subject;
+DROP INDEX IF EXISTS outbox_touched;
+DROP INDEX IF EXISTS outbox_closed_subject;
 CREATE TABLE IF NOT EXISTS propagation_systems(
   system TEXT PRIMARY KEY,
   paused INTEGER NOT NULL DEFAULT 0,
@@ -110,9 +123,9 @@ Result<bool> Superseded(sqlite3* db, const OutboxRow& row) {
   Result<Stmt> q = Stmt::Prepare(
       db,
       "SELECT 1 FROM outbox WHERE system = ?1 AND sid = ?2 AND kind = 'consent' AND purpose = ?3 AND id > ?4"
-      " AND state IN ('pending', 'in_flight', 'accepted')"
+      " AND (state = 'pending' OR state = 'in_flight' OR state = 'accepted')"
       " UNION ALL SELECT 1 FROM outbox WHERE system = ?1 AND sid = ?2 AND kind = 'consent' AND purpose = ?3"
-      " AND id > ?4 AND state IN ('done', 'dead', 'discarded') AND state != 'discarded' LIMIT 1");
+      " AND id > ?4 AND (state = 'done' OR state = 'dead' OR state = 'discarded') AND state != 'discarded' LIMIT 1");
   if (!q.ok()) return q.status();
   q->BindText(1, row.system).Bind(2, row.sid.bytes()).BindText(3, row.purpose).Bind(4, row.id);
   Result<bool> found = q->Step();
@@ -266,8 +279,8 @@ Result<std::vector<OutboxRow>> Outbox::List(const ListFilter& f) {
   std::string sql = std::string("SELECT ") + kColumns + " FROM outbox WHERE id > ?";
   if (f.state) {
     // The term that lets SQLite use the partial index holding the state.
-    sql += *f.state == RowState::kPending ? " AND state IN ('pending', 'in_flight', 'accepted')"
-                                          : " AND state IN ('in_flight', 'accepted', 'done', 'dead', 'discarded')";
+    sql += *f.state == RowState::kPending ? " AND (state = 'pending' OR state = 'in_flight' OR state = 'accepted')"
+                                          : " AND state != 'pending'";
     sql += " AND state = ?";
   }
   if (!f.system.empty()) sql += " AND system = ?";
@@ -296,7 +309,7 @@ Result<bool> Outbox::IsEcho(const std::string& system, const domain::Sid& sid, c
   auto lock = db_->Lock();
   Result<Stmt> last = db_->Cached(
       "SELECT id, decision FROM outbox WHERE system = ? AND sid = ? AND kind = 'consent' AND purpose = ?"
-      " AND state IN ('done', 'dead', 'discarded') AND state = 'done' ORDER BY id DESC LIMIT 1");
+      " AND (state = 'done' OR state = 'dead' OR state = 'discarded') AND state = 'done' ORDER BY id DESC LIMIT 1");
   if (!last.ok()) return last.status();
   last->BindText(1, system).Bind(2, sid.bytes()).BindText(3, purpose);
   Result<bool> found = last->Step();
@@ -308,7 +321,7 @@ Result<bool> Outbox::IsEcho(const std::string& system, const domain::Sid& sid, c
   if (last_granted != (decision == domain::Decision::kGranted)) return false;
   Result<Stmt> newer = db_->Cached(
       "SELECT 1 FROM outbox WHERE system = ? AND sid = ? AND id > ? AND kind = 'consent' AND purpose = ?"
-      " AND state IN ('pending', 'in_flight', 'accepted') LIMIT 1");
+      " AND (state = 'pending' OR state = 'in_flight' OR state = 'accepted') LIMIT 1");
   if (!newer.ok()) return newer.status();
   newer->BindText(1, system).Bind(2, sid.bytes()).Bind(3, last_id).BindText(4, purpose);
   Result<bool> open = newer->Step();
@@ -321,14 +334,14 @@ Result<std::vector<OutboxRow>> Outbox::Eligible(const std::string& system, int64
   Result<bool> paused = IsPaused(system);
   if (!paused.ok()) return paused.status();
   if (*paused || limit == 0) return std::vector<OutboxRow>();
-  // The first state term matches the partial indexes; the NOT EXISTS keeps
+  // The first state term matches the partial indexes' WHERE; the NOT EXISTS keeps
   // per-subject order: only a subject's oldest open row is ever eligible.
   Result<std::vector<OutboxRow>> rows = Query(
       std::string("SELECT ") + kColumns +
-          " FROM outbox o WHERE o.system = ?1 AND o.state IN ('pending', 'in_flight', 'accepted')"
+          " FROM outbox o WHERE o.system = ?1 AND (o.state = 'pending' OR o.state = 'in_flight' OR o.state = 'accepted')"
           " AND o.state != 'in_flight' AND o.next_attempt_ms <= ?2"
           " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.system = ?1 AND p.sid = o.sid AND p.id < o.id"
-          " AND p.state IN ('pending', 'in_flight', 'accepted'))"
+          " AND (p.state = 'pending' OR p.state = 'in_flight' OR p.state = 'accepted'))"
           " ORDER BY o.id LIMIT ?3",
       [&](Stmt& s) {
         s.BindText(1, system).Bind(2, now_ms).Bind(3, static_cast<int64_t>(limit + busy.size()));
@@ -345,8 +358,8 @@ Result<std::vector<OutboxRow>> Outbox::Eligible(const std::string& system, int64
 Result<std::optional<int64_t>> Outbox::NextDue(const std::string& system) {
   auto lock = db_->Lock();
   Result<Stmt> q = db_->Cached(
-      "SELECT MIN(next_attempt_ms) FROM outbox WHERE system = ? AND state IN ('pending', 'in_flight', 'accepted')"
-      " AND state != 'in_flight'");
+      "SELECT MIN(next_attempt_ms) FROM outbox WHERE system = ?"
+      " AND (state = 'pending' OR state = 'in_flight' OR state = 'accepted') AND state != 'in_flight'");
   if (!q.ok()) return q.status();
   q->BindText(1, system);
   Result<bool> row = q->Step();
@@ -381,15 +394,15 @@ Result<std::vector<SystemStatus>> Outbox::Systems() {
   });
   if (!s.ok()) return s;
   s = scan(
-      "SELECT system, COUNT(*), MIN(created_ms) FROM outbox WHERE state IN ('pending', 'in_flight', 'accepted')"
-      " GROUP BY system",
+      "SELECT system, COUNT(*), MIN(created_ms) FROM outbox"
+      " WHERE (state = 'pending' OR state = 'in_flight' OR state = 'accepted') GROUP BY system",
       [](Stmt& q, SystemStatus& st) {
         st.queue_depth = q.Int(1);
         st.oldest_pending_created_ms = q.Int(2);
       });
   if (!s.ok()) return s;
   s = scan("SELECT system, COUNT(*) FROM outbox"
-           " WHERE state IN ('in_flight', 'accepted', 'done', 'dead', 'discarded') AND state = 'dead' GROUP BY system",
+           " WHERE state != 'pending' AND state = 'dead' GROUP BY system",
            [](Stmt& q, SystemStatus& st) { st.dead = q.Int(1); });
   if (!s.ok()) return s;
   std::vector<SystemStatus> out;
@@ -435,7 +448,7 @@ Result<int64_t> Outbox::ResetInFlight() {
   Status s = writer_.Write({}, [&](sqlite3* db, auto) -> Status {
     Result<Stmt> u = Stmt::Prepare(
         db, "UPDATE outbox SET state = 'pending', next_attempt_ms = ?, updated_ms = ?"
-            " WHERE state IN ('in_flight', 'accepted', 'done', 'dead', 'discarded') AND state = 'in_flight'");
+            " WHERE state != 'pending' AND state = 'in_flight'");
     if (!u.ok()) return u.status();
     u->Bind(1, now).Bind(2, now);
     Status rs = u->Run();
