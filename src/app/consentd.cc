@@ -15,6 +15,8 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <thread>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -167,18 +169,35 @@ int Run(const std::string& config_path) {
       logger.Warn("query_cache.disabled", {{"error", qs.ToString()}});
     } else {
       RegisterQueryCacheMetrics(metrics, *runtime.query_cache());
-      warm_query_cache = std::jthread([&runtime, &logger] {
-        const auto start = std::chrono::steady_clock::now();
-        Status ws = runtime.consents().WarmQueryCache();
-        const auto ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-        if (!ws.ok()) {
-          logger.Warn("query_cache.warm_failed", {{"error", ws.ToString()}});
-        } else {
-          logger.Info("query_cache.warm", {{"entries", runtime.query_cache()->stats().entries}, {"ms", ms}});
+      // Warms at start, and again once another process's writes (which
+      // empty the index) have been quiet for two seconds.
+      warm_query_cache = std::jthread([&runtime, &logger](std::stop_token stop) {
+        using SteadyClock = std::chrono::steady_clock;
+        service::QueryCache& cache = *runtime.query_cache();
+        uint64_t seen = cache.stats().flushes;
+        std::optional<uint64_t> warmed;  // the flush count the last warm followed
+        SteadyClock::time_point changed = SteadyClock::now() - std::chrono::seconds(2);
+        while (!stop.stop_requested()) {
+          const uint64_t flushes = cache.stats().flushes;
+          if (flushes != seen) {
+            seen = flushes;
+            changed = SteadyClock::now();
+          }
+          if (warmed != seen && SteadyClock::now() - changed >= std::chrono::seconds(2)) {
+            warmed = seen;
+            const auto start = SteadyClock::now();
+            Status ws = runtime.consents().WarmQueryCache([&stop] { return stop.stop_requested(); });
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
+            if (!ws.ok()) {
+              logger.Warn("query_cache.warm_failed", {{"error", ws.ToString()}});
+            } else {
+              logger.Info("query_cache.warm", {{"entries", cache.stats().entries}, {"ms", ms}});
+            }
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
         }
       });
-    }
+  }
   }
 
   http::ServerOptions so;
@@ -288,6 +307,7 @@ int Run(const std::string& config_path) {
   runtime.erasure().Stop();
   dispatcher.Stop();      // attempts in progress finish and record their outcomes
   checkpointer.reset();   // signs whatever the last requests appended
+  warm_query_cache.request_stop();
   if (warm_query_cache.joinable()) warm_query_cache.join();
   logger.Info("consentd.stopped", {{"ledger_size", runtime.ledger().Size()}});
   ::close(lock_fd);

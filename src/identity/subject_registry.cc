@@ -229,7 +229,7 @@ Result<std::optional<Sid>> SubjectRegistry::LookupProbes(std::span<const BlindIn
   return std::optional<Sid>();
 }
 
-Status SubjectRegistry::ScanRoots(const std::function<void(const BlindIndex&, const Sid&)>& fn) const {
+Status SubjectRegistry::ScanRoots(const std::function<bool(const BlindIndex&, const Sid&)>& fn) const {
   if (indexer_.keys().keys().size() != 1) {
     return Status::FailedPrecondition("a blind-index rotation is in progress");
   }
@@ -246,7 +246,7 @@ Status SubjectRegistry::ScanRoots(const std::function<void(const BlindIndex&, co
     if (!sid.ok() || b.size() != std::tuple_size_v<BlindIndex>) return Status::Corruption("identity_identifiers: bad row");
     BlindIndex bidx;
     std::memcpy(bidx.data(), b.data(), bidx.size());
-    fn(bidx, *sid);
+    if (!fn(bidx, *sid)) return Status::Ok();
   }
 }
 

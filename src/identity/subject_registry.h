@@ -167,10 +167,10 @@ class SubjectRegistry {
   Result<std::vector<BlindIndex>> ProbesOf(const domain::Identifier& identifier) const;
   Result<std::optional<domain::Sid>> LookupProbes(std::span<const BlindIndex> probes) const;
   // Calls fn(bidx, root) for every identifier row, in one read transaction
-  // (for warming a lookup cache). kFailedPrecondition when the blind-index
+  // (for warming a lookup cache), until fn returns false. kFailedPrecondition when the blind-index
   // ring has more than one key (a rotation in progress: lookups probe
   // several indexes, and a row's index alone does not answer them).
-  Status ScanRoots(const std::function<void(const BlindIndex&, const domain::Sid&)>& fn) const;
+  Status ScanRoots(const std::function<bool(const BlindIndex&, const domain::Sid&)>& fn) const;
   // Lookup() of many identifiers: out[i] is identifier i's subject (or its
   // normalization or read error). Blind indexes are computed first, then
   // probed in key order. With parts == 2 (and enough identifiers) each step

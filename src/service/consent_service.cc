@@ -597,7 +597,9 @@ Result<ConsentAnswer> ConsentService::QueryCached(QueryCache& cache, const domai
   return a;
 }
 
-Status ConsentService::WarmQueryCache() {
+Status ConsentService::WarmQueryCache(const std::function<bool()>& stop) {
+  size_t rows = 0;
+  auto stopped = [&] { return stop && (++rows % 4096) == 0 && stop(); };
   QueryCache* cache = query_cache_.load();
   if (cache == nullptr || !cache->Begin()) return Status::Ok();
   const QueryCache::Versions versions = cache->AllVersions();
@@ -620,6 +622,7 @@ Status ConsentService::WarmQueryCache() {
   }
   Status s = subjects_.ScanRoots([&](const identity::BlindIndex& bidx, const domain::Sid& root) {
     cache->PutSubject(bidx, root, versions);
+    return !stopped();
   });
   if (!s.ok() && s.code() != StatusCode::kFailedPrecondition) return s;
   auto lock = db_.Lock();
@@ -630,7 +633,7 @@ Status ConsentService::WarmQueryCache() {
   while (true) {
     Result<bool> row = q->Step();
     if (!row.ok()) return row.status();
-    if (!*row) return Status::Ok();
+    if (!*row || stopped()) return Status::Ok();
     Result<domain::Sid> sid = domain::Sid::FromBytes(AsBytes(q->Blob(0)));
     if (!sid.ok()) return Status::Corruption("consent_state: bad sid");
     if (merged.count(*sid)) continue;

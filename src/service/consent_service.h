@@ -217,10 +217,11 @@ class ConsentService {
   // Fills the query cache with every subject's lookup under the current
   // blind-index key and every state row of subjects without merged
   // subjects, reading in one read transaction per table. For the GET path
-  // to be fast right after start. Stops early (OK) when the cache is unset
-  // or a foreign write dropped it meanwhile; entries whose rows changed
-  // while it read are refused by the cache's versions.
-  Status WarmQueryCache();
+  // to be fast right after start. Stops early (OK) when the cache is unset,
+  // or not usable (a write of another process was just seen), or when
+  // `stop` (optional, asked every few thousand rows) returns true; entries
+  // whose rows changed while it read are refused by the cache's versions.
+  Status WarmQueryCache(const std::function<bool()>& stop = nullptr);
 
   std::shared_ptr<const policies::PolicySet> policy() const;
   void SetPolicy(std::shared_ptr<const policies::PolicySet> policy);
