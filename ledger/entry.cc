@@ -70,13 +70,18 @@ Status ValidatePayload(std::string_view payload) {
 
 std::string EncodeEntry(uint64_t seq, int64_t time_millis, const Hash& prev, std::string_view kind,
                         std::string_view payload) {
+  return EncodeEntryAt(seq, FormatTimestampMillis(time_millis), prev, kind, payload);
+}
+
+std::string EncodeEntryAt(uint64_t seq, std::string_view time_text, const Hash& prev, std::string_view kind,
+                          std::string_view payload) {
   std::string out;
   out.reserve(kEntryPrefix.size() + 20 + kTimeKey.size() + kTimeTextBytes + kPrevKey.size() + 64 +
               kKindKey.size() + kind.size() + kPayloadKey.size() + payload.size() + 1);
   out += kEntryPrefix;
   out += std::to_string(seq);
   out += kTimeKey;
-  out += FormatTimestampMillis(time_millis);
+  out += time_text;
   out += kPrevKey;
   out += HexEncode(AsBytes(prev));
   out += kKindKey;

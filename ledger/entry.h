@@ -37,6 +37,11 @@ Status ValidatePayload(std::string_view payload);
 // Encodes an entry. REQUIRES: kind and payload validated.
 std::string EncodeEntry(uint64_t seq, int64_t time_millis, const Hash& prev, std::string_view kind,
                         std::string_view payload);
+// The same with the time already formatted: `time_text` is
+// FormatTimestampMillis(time_millis) (the entries of one commit share a
+// time; formatting it was 2% of an import's CPU).
+std::string EncodeEntryAt(uint64_t seq, std::string_view time_text, const Hash& prev, std::string_view kind,
+                          std::string_view payload);
 
 // Parses the ledger's own fields strictly: exact member order, decimal seq
 // without leading zeros, the 24-byte timestamp, 64 lower-case hex digits.

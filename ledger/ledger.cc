@@ -34,6 +34,7 @@
 #include "ledger/entry.h"
 #include "ledger/format.h"
 #include "ledger/merkle.h"
+#include "src/base/time_format.h"
 
 namespace consentd::ledger {
 namespace {
@@ -403,10 +404,16 @@ Status Ledger::Impl::CheckHeadUnchanged() {
 Status Ledger::Impl::InsertEntries(Writer* w, int64_t now, std::vector<AppendedEntry>* appended) {
   std::vector<Hash> completed;
   std::string blob;
+  int64_t formatted_ms = -1;
+  std::string time_text;
   for (NewEntry& e : *w->entries) {
     uint64_t seq = frontier_.size();
     int64_t time = std::max(now, last_time_);  // times never go backwards
-    std::string bytes = EncodeEntry(seq, time, last_hash_, e.kind, e.payload);
+    if (time != formatted_ms) {
+      time_text = FormatTimestampMillis(time);
+      formatted_ms = time;
+    }
+    std::string bytes = EncodeEntryAt(seq, time_text, last_hash_, e.kind, e.payload);
     Hash leaf = LeafHash(AsBytes(bytes));
     frontier_.Append(leaf, &completed);
     blob.clear();

@@ -211,5 +211,15 @@ TEST_CASE("ParseEntry rejects an entry longer than 65535 bytes", "[entry]") {
   CHECK_FALSE(ParseEntry(e).ok());
 }
 
+TEST_CASE("EncodeEntryAt with the formatted time writes the bytes EncodeEntry writes", "[entry]") {
+  Hash prev{};
+  prev[0] = 0xab;
+  for (int64_t t : {int64_t{0}, *ParseTimestampMillis("2025-01-02T03:04:05.678Z"), int64_t{253402300799999}}) {
+    INFO(t);
+    CHECK(EncodeEntryAt(42, FormatTimestampMillis(t), prev, "subject.linked", R"({"sid":"ab","kind":"email"})") ==
+          EncodeEntry(42, t, prev, "subject.linked", R"({"sid":"ab","kind":"email"})"));
+  }
+}
+
 }  // namespace
 }  // namespace consentd::ledger
