@@ -182,6 +182,11 @@ Result<std::optional<Sid>> SubjectRegistry::LookupRoot(const NormalizedIdentifie
                                                        std::vector<BlindIndex>* probed) const {
   std::vector<KeyedBlindIndex> candidates = indexer_.All(id);
   std::unique_lock<std::mutex> lock = db_->Lock();
+  return LookupRootLocked(candidates, probed);
+}
+
+Result<std::optional<Sid>> SubjectRegistry::LookupRootLocked(std::span<const KeyedBlindIndex> candidates,
+                                                             std::vector<BlindIndex>* probed) const {
   Result<Stmt> stmt = db_->Cached("SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
   if (!stmt.ok()) return stmt.status();
   for (const KeyedBlindIndex& k : candidates) {
@@ -575,6 +580,25 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
   planned.reserve(sets.size());
   std::vector<KeyedBlindIndex> current;  // of the set's identifiers, computed once
   size_t done = 0;
+  // The planning reads share one read transaction on one connection of the
+  // pool: as autocommit statements, each began and ended a WAL read
+  // transaction of its own (file-lock system calls, two or three reads per
+  // imported event). It ends before the write below, so that it holds no
+  // WAL frames back from the checkpoint after the commit. What it read is
+  // re-validated inside the write transaction (WritePlan).
+  std::unique_lock<std::mutex> read_lock = db_->Lock();
+  {
+    Status bs = vault::Exec(db_->handle(), "BEGIN");
+    if (!bs.ok()) return bs;
+  }
+  struct EndRead {
+    sqlite3* db;
+    ~EndRead() { End(); }
+    void End() {
+      if (db != nullptr) (void)vault::Exec(db, "COMMIT");
+      db = nullptr;
+    }
+  } end_read{db_->handle()};
   for (; done < sets.size(); ++done) {
     const std::vector<NormalizedIdentifier>& ids = sets[done];
     std::vector<std::pair<BlindIndex, std::optional<Sid>>> expect;
@@ -584,13 +608,14 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
     current.clear();
     for (const NormalizedIdentifier& id : ids) {
       std::optional<Sid> root;
-      current.push_back(indexer_.Current(id));
+      const std::vector<KeyedBlindIndex> all = indexer_.All(id);  // the current key's first
+      current.push_back(all.front());
       auto it = planned.find(current.back().bidx);
       if (it != planned.end()) {
         root = it->second;
       } else {
         std::vector<BlindIndex> probed;
-        Result<std::optional<Sid>> r = LookupRoot(id, &probed);
+        Result<std::optional<Sid>> r = LookupRootLocked(all, &probed);
         if (!r.ok()) return r.status();
         root = *r;
         for (size_t p = 0; p < probed.size(); ++p) {
@@ -620,15 +645,14 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
       bool similar = false;
       for (const NormalizedIdentifier& id : ids) {
         if (id.kind.type() != domain::IdentifierType::kEmail) continue;
-        const std::string base = EmailBaseInput(id.value);
-        auto pb = planned_base.find(indexer_.CurrentOf(base).bidx);
+        const std::vector<KeyedBlindIndex> base = indexer_.AllOf(EmailBaseInput(id.value));
+        auto pb = planned_base.find(base.front().bidx);
         if (pb != planned_base.end()) {
           for (const Sid& s : pb->second) similar = similar || create || s != *common;
         }
-        std::unique_lock<std::mutex> lock = db_->Lock();
         Result<Stmt> stmt = db_->Cached("SELECT DISTINCT root_sid FROM identity_identifiers WHERE base_bidx = ?");
         if (!stmt.ok()) return stmt.status();
-        for (const KeyedBlindIndex& k : indexer_.AllOf(base)) {
+        for (const KeyedBlindIndex& k : base) {
           stmt->Bind(1, BytesOf(k.bidx));
           for (;;) {
             Result<bool> row = stmt->Step();
@@ -677,6 +701,8 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
     res.sid = sid;
     out->push_back(std::move(res));
   }
+  end_read.End();
+  read_lock.unlock();
   if (plan.entries.empty()) return done;
   // Rows in key order: a batch's sids and blind indexes are random, and
   // sorted inserts walk each B-tree once instead of jumping between pages.

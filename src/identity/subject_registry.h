@@ -276,6 +276,10 @@ class SubjectRegistry {
 
   Result<std::optional<domain::Sid>> LookupRoot(const domain::NormalizedIdentifier& id,
                                                 std::vector<BlindIndex>* probed) const;
+  // LookupRoot of an identifier's blind indexes (indexer_.All), on the
+  // connection the calling thread holds from db_->Lock().
+  Result<std::optional<domain::Sid>> LookupRootLocked(std::span<const KeyedBlindIndex> candidates,
+                                                      std::vector<BlindIndex>* probed) const;
   Result<Resolution> ResolveOnce(const std::vector<domain::NormalizedIdentifier>& ids,
                                  const ResolveOptions& options);
   // ResolveOnce up to the write: fills *plan and returns the resolution.
