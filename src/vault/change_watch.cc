@@ -83,16 +83,17 @@ std::optional<uint32_t> ChangeWatch::ReadCounter() const {
 }
 
 ChangeWatch::PollResult ChangeWatch::Poll() {
+  // The baseline first, then the counter: AfterCommit stores a baseline it
+  // read from the counter, so the counter read here is at least as new.
+  int64_t base = baseline_.load();
   std::optional<uint32_t> c = ReadCounter();
   if (!c) return PollResult::kBusy;
   const int64_t now = static_cast<int64_t>(*c);
-  if (baseline_.load() == now) return PollResult::kQuiet;
+  if (base == now) return PollResult::kQuiet;
   // Our own commit may have landed and not been reported yet.
   if (in_commit_.load()) return PollResult::kBusy;
-  // AfterCommit stores the baseline before it clears in_commit_: if our
-  // commit ended meanwhile, the baseline now says so.
-  int64_t base = baseline_.load();
-  if (base == now) return PollResult::kQuiet;
+  // Or it was reported between the loads above: look again next time.
+  if (baseline_.load() != base) return PollResult::kBusy;
   baseline_.compare_exchange_strong(base, now);
   return PollResult::kForeign;
 }
@@ -127,6 +128,10 @@ Status ChangeWatch::Attach(sqlite3* db) {
     tables_.push_back(std::move(resolved));
   }
   sqlite3_preupdate_hook(db, &PreUpdate, this);
+  // No commit of the ledger runs during Attach: whatever the counter says
+  // now is accounted for (the cache is filled only after this).
+  std::optional<uint32_t> c = ReadCounter();
+  baseline_.store(c ? static_cast<int64_t>(*c) : -1);
   return Status::Ok();
 }
 

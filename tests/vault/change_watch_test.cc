@@ -8,10 +8,13 @@
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ledger/ledger.h"
@@ -133,6 +136,42 @@ TEST_CASE("Commits of another connection are seen by Poll once, and by the next 
   REQUIRE(env.Write("INSERT INTO plain VALUES (x'01', 1)").ok());
   CHECK_FALSE(env.recorder.calls.back().foreign);
   CHECK(env.watch->Poll() == ChangeWatch::PollResult::kQuiet);
+}
+
+TEST_CASE("Own commits racing readers' polls are never taken for another connection's", "[vault][watch]") {
+  Env env;
+  // A commit between the watch's Open and its attach is not foreign either.
+  Result<std::unique_ptr<ChangeWatch>> w = ChangeWatch::Open(env.dir + "/consentd.db", {{"watched", {"k"}}});
+  REQUIRE(w.ok());
+  Recorder recorder;
+  (*w)->SetListener(&recorder);
+  REQUIRE(env.Write("INSERT INTO plain VALUES (x'01', 1)").ok());
+  REQUIRE(env.ledger->SetCommitObserver(w->get()).ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> foreign{0}, polls{0};
+  std::vector<std::thread> pollers;
+  for (int t = 0; t < 2; ++t) {
+    pollers.emplace_back([&] {
+      while (!done.load()) {
+        if ((*w)->Poll() == ChangeWatch::PollResult::kForeign) foreign.fetch_add(1);
+        polls.fetch_add(1);
+      }
+    });
+  }
+  bool all_written = true;
+  for (int i = 0; i < 300 && all_written; ++i) {
+    char key[8];
+    std::snprintf(key, sizeof key, "%04x", i);
+    all_written = env.Write("INSERT INTO watched VALUES (x'" + std::string(key) + "', x'00', 0)").ok();
+  }
+  done.store(true);
+  for (std::thread& t : pollers) t.join();
+  REQUIRE(all_written);
+  CHECK(foreign.load() == 0);
+  CHECK(polls.load() > 300);
+  REQUIRE(recorder.calls.size() == 300);
+  for (const auto& c : recorder.calls) CHECK_FALSE(c.foreign);
+  REQUIRE(env.ledger->SetCommitObserver(env.watch.get()).ok());
 }
 
 TEST_CASE("The WAL-index counter moves once per commit and not for reads or checkpoints", "[vault][watch]") {
