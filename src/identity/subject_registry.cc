@@ -535,26 +535,36 @@ Result<size_t> SubjectRegistry::ResolveBatch(std::span<const std::span<const dom
                                              std::vector<Resolution>* out) {
   // Normalize outside the lock, as Resolve does; a set that does not
   // normalize ends the batch (Resolve reports its error).
-  std::vector<std::vector<NormalizedIdentifier>> normalized;
-  normalized.reserve(sets.size());
-  for (std::span<const domain::Identifier> set : sets) {
-    if (set.empty()) break;
-    std::vector<NormalizedIdentifier> ids;
-    std::set<std::string> seen;
-    bool ok = true;
-    for (const domain::Identifier& identifier : set) {
-      Result<NormalizedIdentifier> id = Normalize(identifier, rules_);
-      if (!id.ok()) {
-        ok = false;
-        break;
+  // For a large batch, in two halves at the same time (independent per set;
+  // the guard only reads when it does not record).
+  std::vector<std::vector<NormalizedIdentifier>> normalized(sets.size());
+  std::vector<char> usable(sets.size(), 0);
+  const size_t parts = sets.size() >= 4096 ? 2 : 1;
+  RunParts(parts, [&](size_t k) {
+    auto [begin, end] = PartRange(sets.size(), parts, k);
+    for (size_t i = begin; i < end; ++i) {
+      if (sets[i].empty()) continue;
+      std::vector<NormalizedIdentifier> ids;
+      std::set<std::string> seen;
+      bool ok = true;
+      for (const domain::Identifier& identifier : sets[i]) {
+        Result<NormalizedIdentifier> id = Normalize(identifier, rules_);
+        if (!id.ok()) {
+          ok = false;
+          break;
+        }
+        if (seen.insert(id->BlindIndexInput()).second) ids.push_back(std::move(*id));
       }
-      if (seen.insert(id->BlindIndexInput()).second) ids.push_back(std::move(*id));
+      // A refused set ends the batch; resolving it alone reports the refusal.
+      if (!ok || (guard_ && !guard_(ids, /*record=*/false).ok())) continue;
+      normalized[i] = std::move(ids);
+      usable[i] = 1;
     }
-    if (!ok) break;
-    // A refused set ends the batch; resolving it alone reports the refusal.
-    if (guard_ && !guard_(ids, /*record=*/false).ok()) break;
-    normalized.push_back(std::move(ids));
-  }
+  });
+  // The batch is the sets before the first unusable one.
+  size_t usable_prefix = 0;
+  while (usable_prefix < sets.size() && usable[usable_prefix]) ++usable_prefix;
+  normalized.resize(usable_prefix);
   if (normalized.empty()) return size_t{0};
   std::lock_guard<std::mutex> write_lock(write_mutex_);
   for (int attempt = 0;; ++attempt) {

@@ -835,13 +835,22 @@ std::vector<Result<RecordResult>> ConsentService::RecordBatch(std::span<const Co
   std::vector<Result<RecordResult>> results(events.size(), Result<RecordResult>(Status::Internal("not recorded")));
   std::shared_ptr<const policies::PolicySet> policy = this->policy();
   std::vector<std::vector<std::string>> purposes(events.size());
+  // The checks of a large batch run in two halves at the same time (the
+  // format and policy checks and the recreation guard's reads, ~7% of an
+  // import's CPU, are independent per event; the machine has a second
+  // core). Each half writes only its own events' slots.
+  std::vector<Status> prepared(events.size(), Status::Ok());
+  const size_t parts = events.size() >= 4096 ? 2 : 1;
+  RunParts(parts, [&](size_t k) {
+    auto [begin, end] = PartRange(events.size(), parts, k);
+    for (size_t i = begin; i < end; ++i) prepared[i] = Prepare(events[i], *policy, &purposes[i]);
+  });
   std::vector<size_t> valid;
   for (size_t i = 0; i < events.size(); ++i) {
-    Status s = Prepare(events[i], *policy, &purposes[i]);
-    if (s.ok()) {
+    if (prepared[i].ok()) {
       valid.push_back(i);
     } else {
-      results[i] = s;
+      results[i] = std::move(prepared[i]);
     }
   }
   size_t next = 0;
