@@ -684,7 +684,15 @@ Status ConsentService::QueryMany(std::span<const domain::Identifier> identifiers
   out->assign(n, Result<ConsentAnswer>(Status::Internal("not answered")));
   subjects->assign(n, std::nullopt);
   const size_t parts = n >= 512 ? 2 : 1;
-  std::vector<std::vector<size_t>> missed(parts);
+  // A miss, with what is needed to store its lookup afterwards (identifiers
+  // without subject are the usual misses of a list: a marketing tool asks
+  // about people consentd never heard of).
+  struct Miss {
+    size_t index;
+    std::optional<identity::BlindIndex> probe;  // when the lookup may be cached
+    uint64_t version = 0;                       // taken before the batched read
+  };
+  std::vector<std::vector<Miss>> missed(parts);
   RunParts(parts, [&](size_t k) {
     auto [b, e] = PartRange(n, parts, k);
     for (size_t i = b; i < e; ++i) {
@@ -693,22 +701,25 @@ Status ConsentService::QueryMany(std::span<const domain::Identifier> identifiers
         (*out)[i] = probes.status();
         continue;
       }
+      Miss miss{i, std::nullopt, 0};
       if (probes->size() == 1 && cache->Begin()) {
         std::optional<ConsentAnswer> a = AnswerFromCache(*cache, probes->front(), *p, purpose, jurisdiction, &(*subjects)[i]);
         if (a) {
           (*out)[i] = std::move(*a);
           continue;
         }
+        miss.probe = probes->front();
+        miss.version = cache->SubjectVersion(probes->front());
       }
-      missed[k].push_back(i);
+      missed[k].push_back(miss);
     }
   });
   std::vector<domain::Identifier> rest;
-  std::vector<size_t> where;
-  for (const std::vector<size_t>& m : missed) {
-    for (size_t i : m) {
-      rest.push_back(identifiers[i]);
-      where.push_back(i);
+  std::vector<const Miss*> where;
+  for (const std::vector<Miss>& m : missed) {
+    for (const Miss& miss : m) {
+      rest.push_back(identifiers[miss.index]);
+      where.push_back(&miss);
     }
   }
   if (rest.empty()) return Status::Ok();
@@ -717,8 +728,12 @@ Status ConsentService::QueryMany(std::span<const domain::Identifier> identifiers
   Status s = CheckMany(db_, subjects_, *p, purpose, jurisdiction, rest, /*parts=*/2, &rest_out, &rest_subjects);
   if (!s.ok()) return s;
   for (size_t j = 0; j < where.size(); ++j) {
-    (*out)[where[j]] = std::move(rest_out[j]);
-    (*subjects)[where[j]] = rest_subjects[j];
+    const Miss& miss = *where[j];
+    // The subject each lookup found, or none, as a single query would
+    // store it (the version refuses it if the identity rows changed).
+    if (miss.probe && rest_out[j].ok()) cache->PutSubject(*miss.probe, rest_subjects[j], miss.version);
+    (*out)[miss.index] = std::move(rest_out[j]);
+    (*subjects)[miss.index] = rest_subjects[j];
   }
   return Status::Ok();
 }
