@@ -175,8 +175,10 @@ class ConsentService {
   // a purpose of use (they are held under the subjects' locks together).
   std::vector<Result<RecordResult>> RecordBatch(std::span<const ConsentEvent> events);
 
-  // The consent state for `purpose` of the subject `identifier` belongs to.
-  // Unknown subjects get the policy default. kInvalidArgument for an unknown
+  // The consent state for `purpose` of the subject `identifier` belongs to,
+  // through the query cache when one is set (never older than the last
+  // acknowledged write: query_cache.h). Unknown subjects get the policy
+  // default. kInvalidArgument for an unknown
   // purpose or an identifier that does not normalize. When `subject` is
   // given it receives the subject, if known (for the access log).
   Result<ConsentAnswer> Query(const domain::Identifier& identifier, std::string_view purpose,
@@ -210,6 +212,17 @@ class ConsentService {
   // every hook uses) to `kib` KiB, for the rest of the process. Imports use
   // a large one: their runs rewrite pages of tables keyed by random ids.
   Status SetWriteCacheKib(int64_t kib);
+  // For imports. With `on` false, a commit of the writing connection no
+  // longer copies the WAL into the database file itself (SQLite's automatic
+  // checkpoint, which runs in the committing thread and waits for its
+  // fsync); the caller runs CheckpointPassive on a thread of its own
+  // instead. `on` true restores SQLite's default (every 1000 pages).
+  // Durability does not depend on it: a commit is durable in the WAL.
+  Status SetAutoCheckpoint(bool on);
+  // Copies what it can of the WAL into the database file without waiting
+  // for readers or the writer (SQLITE_CHECKPOINT_PASSIVE), on a connection
+  // of the service's read pool. Safe while another thread commits.
+  Status CheckpointPassive();
 
   // Query() answers through `cache` from now on (null: reads only the
   // database). The cache must outlive this service or be unset first.

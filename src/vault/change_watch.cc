@@ -30,6 +30,14 @@ void PreUpdate(void* ctx, sqlite3* db, int op, const char* schema, const char* t
   static_cast<ChangeWatch*>(ctx)->OnRowChange(db, op, table);
 }
 
+int WalHook(void* ctx, sqlite3* db, const char* schema, int frames) {
+  auto* w = static_cast<ChangeWatch*>(ctx);
+  w->OnWalCommit();
+  // What sqlite3_wal_autocheckpoint's hook does (a PASSIVE checkpoint).
+  if (w->auto_checkpoint_frames() > 0 && frames >= w->auto_checkpoint_frames()) sqlite3_wal_checkpoint(db, schema);
+  return SQLITE_OK;
+}
+
 uint32_t Load32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -127,7 +135,17 @@ Status ChangeWatch::Attach(sqlite3* db) {
     }
     tables_.push_back(std::move(resolved));
   }
+  // SQLite's automatic checkpoint is itself a WAL hook (it runs inside
+  // COMMIT, after the commit); ours replaces it and does the same after
+  // reporting, so readers wait for the report only, not for the
+  // checkpoint's page copying.
+  Result<Stmt> ac = Stmt::Prepare(db, "PRAGMA wal_autocheckpoint");
+  if (!ac.ok()) return ac.status();
+  Result<bool> row = ac->Step();
+  if (!row.ok()) return row.status();
+  auto_checkpoint_frames_ = *row ? static_cast<int>(ac->Int(0)) : 1000;
   sqlite3_preupdate_hook(db, &PreUpdate, this);
+  sqlite3_wal_hook(db, &WalHook, this);
   // No commit of the ledger runs during Attach: whatever the counter says
   // now is accounted for (the cache is filled only after this).
   std::optional<uint32_t> c = ReadCounter();
@@ -157,24 +175,37 @@ void ChangeWatch::OnRowChange(sqlite3* db, int op, const char* table) {
 }
 
 void ChangeWatch::BeforeCommit() {
+  phase_ = Phase::kCommitting;
   in_commit_.store(true);
   before_ = ReadCounter();
 }
 
+void ChangeWatch::OnWalCommit() {
+  // A commit without BeforeCommit cannot be told from another process's.
+  Report(/*committed=*/true, /*had_before=*/phase_ == Phase::kCommitting);
+  phase_ = Phase::kReported;
+}
+
 void ChangeWatch::AfterCommit(bool committed) {
-  // AfterCommit without BeforeCommit: the transaction failed before its
-  // COMMIT; the counter must not have moved.
-  const bool had_before = in_commit_.load();
-  if (!had_before) {
+  const Phase phase = phase_;
+  phase_ = Phase::kIdle;
+  if (phase == Phase::kReported) return;  // the WAL hook did, right after the commit
+  if (phase == Phase::kIdle) {
+    // The transaction failed before its COMMIT: the counter must not have
+    // moved since the baseline.
     in_commit_.store(true);
     before_ = ReadCounter();
   }
+  Report(committed, phase == Phase::kCommitting);
+}
+
+void ChangeWatch::Report(bool committed, bool had_before) {
   const std::optional<uint32_t> after = ReadCounter();
   const int64_t base = baseline_.load();
-  bool foreign = !before_ || !after || base != static_cast<int64_t>(*before_);
+  bool foreign = !had_before || !before_ || !after || base != static_cast<int64_t>(*before_);
   if (!foreign && *after != *before_) {
     // Exactly our own commit, and only when it succeeded.
-    foreign = !(committed && had_before && *after == *before_ + 1);
+    foreign = !(committed && *after == *before_ + 1);
   }
   if (listener_ != nullptr) listener_->OnCommit(pending_, foreign);
   pending_.clear();

@@ -9,8 +9,10 @@
 //    watched tables (also WITHOUT ROWID tables and DELETE without WHERE,
 //    which the hook turns into row-by-row deletes), and collects the values
 //    of the watched key columns of the old and the new row. Right
-//    after the COMMIT, before the ledger acknowledges any writer, the
-//    listener receives them (OnCommit) and invalidates precisely.
+//    after the COMMIT (in the connection's WAL hook, which takes over
+//    SQLite's automatic checkpoint), before the ledger acknowledges any
+//    writer, the listener receives them (OnCommit) and invalidates
+//    precisely.
 //  - Other processes (consentctl next to consentd, or anything else that
 //    writes the file) are seen through the WAL index: every commit to a WAL
 //    database, by any connection of any process, increments the iChange
@@ -98,8 +100,12 @@ class ChangeWatch final : public ledger::CommitObserver {
   // the header. For tests.
   std::optional<uint32_t> ReadCounter() const;
 
-  // Internal: called by the pre-update hook.
+  // Internal: called by the pre-update hook, and by the WAL hook right
+  // after each commit of the write connection (then AfterCommit has
+  // nothing left to do).
   void OnRowChange(sqlite3* db, int op, const char* table);
+  void OnWalCommit();
+  int auto_checkpoint_frames() const { return auto_checkpoint_frames_; }
 
  private:
   struct Table {
@@ -115,9 +121,15 @@ class ChangeWatch final : public ledger::CommitObserver {
   std::vector<Table> tables_;          // resolved by Attach
   Listener* listener_ = nullptr;
 
+  // Reports the transaction's keys; the baseline becomes the counter now.
+  void Report(bool committed, bool had_before);
+
   // Committing thread only.
+  enum class Phase { kIdle, kCommitting, kReported };
+  Phase phase_ = Phase::kIdle;
   std::vector<std::string> pending_;
   std::optional<uint32_t> before_;
+  int auto_checkpoint_frames_ = 1000;
 
   // The counter's value once all commits up to it were reported (-1:
   // unknown), and whether this process is between BeforeCommit and the

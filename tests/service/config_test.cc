@@ -58,5 +58,31 @@ TEST_CASE("http_server chooses asio by default or httplib, and anything else nam
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("query_cache_entries defaults to 4,000,000, reads back, and refuses bad values", "[service][config]") {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "consentd-config-qc-XXXXXX").string();
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  const std::string dir = tmpl;
+  Result<Config> plain = Config::Load(WriteConfig(dir, json::object()));
+  REQUIRE(plain.ok());
+  CHECK(plain->query_cache_entries == 4'000'000);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{123456}}) {
+    Result<Config> c = Config::Load(WriteConfig(dir, {{"query_cache_entries", n}}));
+    REQUIRE(c.ok());
+    CHECK(c->query_cache_entries == n);
+    std::ofstream(dir + "/again.json") << c->ToJson();
+    Result<Config> again = Config::Load(dir + "/again.json");
+    REQUIRE(again.ok());
+    CHECK(again->query_cache_entries == n);
+  }
+  for (const json& bad : {json{{"query_cache_entries", -1}}, json{{"query_cache_entries", "10"}},
+                          json{{"query_cache_entries", 1.5}}, json{{"query_cache_entries", 2'000'000'000}}}) {
+    INFO(bad.dump());
+    Result<Config> r = Config::Load(WriteConfig(dir, bad));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().find("/query_cache_entries") != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace consentd::service

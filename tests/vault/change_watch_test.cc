@@ -174,6 +174,22 @@ TEST_CASE("Own commits racing readers' polls are never taken for another connect
   REQUIRE(env.ledger->SetCommitObserver(env.watch.get()).ok());
 }
 
+TEST_CASE("The watch's WAL hook still checkpoints automatically, at the connection's setting", "[vault][watch]") {
+  Env env;
+  // Before attaching: a small automatic checkpoint, which the watch reads.
+  REQUIRE(env.ledger->SetCommitObserver(nullptr).ok());
+  REQUIRE(env.Write("PRAGMA wal_autocheckpoint=20").ok());
+  REQUIRE(env.ledger->SetCommitObserver(env.watch.get()).ok());
+  CHECK(env.watch->auto_checkpoint_frames() == 20);
+  for (int i = 0; i < 120; ++i) REQUIRE(env.Write("INSERT INTO plain VALUES (x'01', " + std::to_string(i) + ")").ok());
+  // 120 commits of at least one frame each; checkpointed every 20 frames,
+  // the WAL restarts from its beginning and stays short.
+  const auto wal_bytes = std::filesystem::file_size(env.dir + "/consentd.db-wal");
+  CHECK(wal_bytes < 60 * (4096 + 24));
+  CHECK(env.recorder.calls.size() >= 120);
+  CHECK(env.watch->Poll() == ChangeWatch::PollResult::kQuiet);
+}
+
 TEST_CASE("The WAL-index counter moves once per commit and not for reads or checkpoints", "[vault][watch]") {
   Env env;
   const uint32_t c0 = *env.watch->ReadCounter();
