@@ -26,6 +26,10 @@
 //
 // Memory is bounded: max_entries in all; a shard over its share is emptied.
 //
+// Tables: Abseil's flat_hash_map (open addressing, entries stored inline),
+// so that a lookup costs one or two cache misses instead of the three or
+// four of std::unordered_map's nodes (docs/benchmarks.md).
+//
 // Thread-safety: thread-safe. 4096 shards, each under its own mutex.
 #ifndef CONSENTD_SERVICE_QUERY_CACHE_H_
 #define CONSENTD_SERVICE_QUERY_CACHE_H_
@@ -38,9 +42,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "src/domain/consent.h"
 #include "src/domain/sid.h"
@@ -148,8 +153,8 @@ class QueryCache final : public vault::ChangeWatch::Listener {
   struct Shard {
     mutable std::mutex mu;
     uint64_t version = 0;  // guarded by mu
-    std::unordered_map<identity::BlindIndex, std::optional<domain::Sid>, BidxHash> subjects;
-    std::unordered_map<StateKey, CachedState, StateKeyHash> states;
+    absl::flat_hash_map<identity::BlindIndex, std::optional<domain::Sid>, BidxHash> subjects;
+    absl::flat_hash_map<StateKey, CachedState, StateKeyHash> states;
   };
   static size_t ShardOf(const uint8_t* p, size_t n);
   Shard& ShardFor(const uint8_t* p, size_t n) const { return shards_[ShardOf(p, n)]; }
