@@ -212,17 +212,6 @@ class ConsentService {
   // every hook uses) to `kib` KiB, for the rest of the process. Imports use
   // a large one: their runs rewrite pages of tables keyed by random ids.
   Status SetWriteCacheKib(int64_t kib);
-  // For imports. With `on` false, a commit of the writing connection no
-  // longer copies the WAL into the database file itself (SQLite's automatic
-  // checkpoint, which runs in the committing thread and waits for its
-  // fsync); the caller runs CheckpointPassive on a thread of its own
-  // instead. `on` true restores SQLite's default (every 1000 pages).
-  // Durability does not depend on it: a commit is durable in the WAL.
-  Status SetAutoCheckpoint(bool on);
-  // Copies what it can of the WAL into the database file without waiting
-  // for readers or the writer (SQLITE_CHECKPOINT_PASSIVE), on a connection
-  // of the service's read pool. Safe while another thread commits.
-  Status CheckpointPassive();
 
   // Query() answers through `cache` from now on (null: reads only the
   // database). The cache must outlive this service or be unset first.
