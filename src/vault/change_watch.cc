@@ -52,7 +52,16 @@ Result<std::unique_ptr<ChangeWatch>> ChangeWatch::Open(const std::string& path, 
   int rc = sqlite3_open_v2(path.c_str(), &w->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(w->db_, rc, "open " + path);
   sqlite3_busy_timeout(w->db_, 5000);
-  // A read maps the WAL index (and fails on a file that is not WAL).
+  // Only a WAL database has a WAL index (asking a rollback-journal file's
+  // VFS for one would create shared memory that closing never frees).
+  Result<Stmt> mode = Stmt::Prepare(w->db_, "PRAGMA journal_mode");
+  if (!mode.ok()) return mode.status();
+  Result<bool> row = mode->Step();
+  if (!row.ok()) return row.status();
+  const bool wal = *row && mode->Text(0) == "wal";
+  mode->Reset();
+  if (!wal) return Status::FailedPrecondition("the database is not in WAL mode");
+  // A read maps the WAL index.
   Status s = Exec(w->db_, "SELECT count(*) FROM sqlite_master");
   if (!s.ok()) return s;
   sqlite3_file* file = nullptr;
