@@ -142,12 +142,7 @@ Status CheckMany(vault::Database& db, const identity::SubjectRegistry& registry,
       (*out)[i] = st.status();
       continue;
     }
-    policies::EffectiveConsent eff = policies::EffectiveState(policy, *st, jurisdiction);
-    a.known_subject = true;
-    a.allowed = eff.allowed;
-    a.from_default = eff.from_default;
-    a.state = *st;
-    (*out)[i] = std::move(a);
+    (*out)[i] = AnswerForSubject(policy, *st, jurisdiction);
     (*subjects)[i] = **sid;
   }
   return Status::Ok();

@@ -552,6 +552,17 @@ Result<ConsentAnswer> ConsentService::Query(const domain::Identifier& identifier
   return QuerySubject(**sid, purpose, jurisdiction);
 }
 
+ConsentAnswer AnswerForSubject(const policies::Purpose& purpose, std::optional<ConsentState> state,
+                               std::string_view jurisdiction) {
+  policies::EffectiveConsent eff = policies::EffectiveState(purpose, state, jurisdiction);
+  ConsentAnswer a;
+  a.known_subject = true;
+  a.allowed = eff.allowed;
+  a.from_default = eff.from_default;
+  a.state = std::move(state);
+  return a;
+}
+
 Result<ConsentAnswer> ConsentService::QueryCached(QueryCache& cache, const domain::Identifier& identifier,
                                                   const policies::Purpose& p, std::string_view purpose,
                                                   std::string_view jurisdiction, std::optional<domain::Sid>* subject) {
@@ -589,12 +600,7 @@ Result<ConsentAnswer> ConsentService::QueryCached(QueryCache& cache, const domai
     st = std::move(*current);
     if (usable && !*merged) cache.PutState(*root, purpose, *st, version);
   }
-  policies::EffectiveConsent eff = policies::EffectiveState(p, *st, jurisdiction);
-  a.known_subject = true;
-  a.allowed = eff.allowed;
-  a.from_default = eff.from_default;
-  a.state = std::move(*st);
-  return a;
+  return AnswerForSubject(p, std::move(*st), jurisdiction);
 }
 
 Status ConsentService::WarmQueryCache(const std::function<bool()>& stop) {
@@ -660,13 +666,7 @@ Result<ConsentAnswer> ConsentService::QuerySubject(const domain::Sid& root, std:
   if (!p) return Status::InvalidArgument("purpose: unknown purpose");
   Result<std::optional<ConsentState>> st = CurrentState(root, purpose);
   if (!st.ok()) return st.status();
-  policies::EffectiveConsent eff = policies::EffectiveState(*p, *st, jurisdiction);
-  ConsentAnswer a;
-  a.known_subject = true;
-  a.allowed = eff.allowed;
-  a.from_default = eff.from_default;
-  a.state = *st;
-  return a;
+  return AnswerForSubject(*p, std::move(*st), jurisdiction);
 }
 
 Status ConsentService::QueryMany(std::span<const domain::Identifier> identifiers, std::string_view purpose,
@@ -753,12 +753,7 @@ std::optional<ConsentAnswer> ConsentService::AnswerFromCache(QueryCache& cache, 
   std::optional<std::optional<ConsentState>> st = cache.FindState(**root, purpose);
   if (!st) return std::nullopt;
   if (subject) *subject = *root;
-  policies::EffectiveConsent eff = policies::EffectiveState(p, *st, jurisdiction);
-  a.known_subject = true;
-  a.allowed = eff.allowed;
-  a.from_default = eff.from_default;
-  a.state = std::move(*st);
-  return a;
+  return AnswerForSubject(p, std::move(*st), jurisdiction);
 }
 
 Status ConsentService::ForEachWithdrawn(std::string_view purpose,

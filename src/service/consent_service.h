@@ -108,6 +108,11 @@ struct ConsentAnswer {
   std::optional<domain::ConsentState> state;
 };
 
+// The answer for a known subject whose combined state for `purpose` is
+// `state` (none recorded: the purpose's default), in `jurisdiction`.
+ConsentAnswer AnswerForSubject(const policies::Purpose& purpose, std::optional<domain::ConsentState> state,
+                               std::string_view jurisdiction);
+
 // One entry of a subject's consent history, for officers.
 struct HistoryItem {
   uint64_t seq = 0;
