@@ -185,24 +185,29 @@ Result<std::optional<Sid>> SubjectRegistry::LookupRoot(const NormalizedIdentifie
   return LookupRootLocked(candidates, probed);
 }
 
-Result<std::optional<Sid>> SubjectRegistry::LookupRootLocked(std::span<const KeyedBlindIndex> candidates,
-                                                             std::vector<BlindIndex>* probed) const {
+Result<std::optional<Sid>> SubjectRegistry::RootOfLocked(const BlindIndex& bidx) const {
   Result<Stmt> stmt = db_->Cached("SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
   if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, BytesOf(bidx));
+  Result<bool> row = stmt->Step();
+  if (!row.ok()) return row.status();
+  std::optional<std::string> root;
+  if (*row) root = stmt->Blob(0);
+  // Reset before returning: a cached statement left on its row keeps its
+  // read transaction (and the WAL it pins) open until next used.
+  stmt->Reset();
+  if (!root) return std::optional<Sid>();
+  Result<Sid> sid = SidFromColumn(*root);
+  if (!sid.ok()) return sid.status();
+  return std::optional<Sid>(*sid);
+}
+
+Result<std::optional<Sid>> SubjectRegistry::LookupRootLocked(std::span<const KeyedBlindIndex> candidates,
+                                                             std::vector<BlindIndex>* probed) const {
   for (const KeyedBlindIndex& k : candidates) {
     if (probed != nullptr) probed->push_back(k.bidx);
-    stmt->Bind(1, BytesOf(k.bidx));
-    Result<bool> row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (*row) {
-      Result<Sid> sid = SidFromColumn(stmt->Blob(0));
-      // Reset before returning: a cached statement left on its row keeps
-      // its read transaction (and the WAL it pins) open until next used.
-      stmt->Reset();
-      if (!sid.ok()) return sid.status();
-      return std::optional<Sid>(*sid);
-    }
-    stmt->Reset();
+    Result<std::optional<Sid>> root = RootOfLocked(k.bidx);
+    if (!root.ok() || *root) return root;
   }
   return std::optional<Sid>();
 }
@@ -217,19 +222,9 @@ Result<std::vector<BlindIndex>> SubjectRegistry::ProbesOf(const domain::Identifi
 
 Result<std::optional<Sid>> SubjectRegistry::LookupProbes(std::span<const BlindIndex> probes) const {
   std::unique_lock<std::mutex> lock = db_->Lock();
-  Result<Stmt> stmt = db_->Cached("SELECT root_sid FROM identity_identifiers WHERE bidx = ?");
-  if (!stmt.ok()) return stmt.status();
   for (const BlindIndex& b : probes) {
-    stmt->Bind(1, BytesOf(b));
-    Result<bool> row = stmt->Step();
-    if (!row.ok()) return row.status();
-    if (*row) {
-      Result<Sid> sid = SidFromColumn(stmt->Blob(0));
-      stmt->Reset();  // as in LookupRoot: release the read transaction
-      if (!sid.ok()) return sid.status();
-      return std::optional<Sid>(*sid);
-    }
-    stmt->Reset();
+    Result<std::optional<Sid>> root = RootOfLocked(b);
+    if (!root.ok() || *root) return root;
   }
   return std::optional<Sid>();
 }

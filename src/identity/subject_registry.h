@@ -276,6 +276,9 @@ class SubjectRegistry {
 
   Result<std::optional<domain::Sid>> LookupRoot(const domain::NormalizedIdentifier& id,
                                                 std::vector<BlindIndex>* probed) const;
+  // The root_sid of the identifier row `bidx`, or nullopt. REQUIRES: the
+  // calling thread holds a connection from db_->Lock().
+  Result<std::optional<domain::Sid>> RootOfLocked(const BlindIndex& bidx) const;
   // LookupRoot of an identifier's blind indexes (indexer_.All), on the
   // connection the calling thread holds from db_->Lock().
   Result<std::optional<domain::Sid>> LookupRootLocked(std::span<const KeyedBlindIndex> candidates,

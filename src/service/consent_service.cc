@@ -676,7 +676,11 @@ Status ConsentService::QueryMany(std::span<const domain::Identifier> identifiers
   const policies::Purpose* p = policy->FindPurpose(purpose);
   if (!p) return Status::InvalidArgument("/purpose: unknown purpose");
   QueryCache* cache = query_cache_.load();
-  if (cache == nullptr) return CheckMany(db_, subjects_, *p, purpose, jurisdiction, identifiers, /*parts=*/2, out, subjects);
+  // One look for other processes' writes for the whole call: the answers
+  // are those of its start, or newer.
+  if (cache == nullptr || !cache->Begin()) {
+    return CheckMany(db_, subjects_, *p, purpose, jurisdiction, identifiers, /*parts=*/2, out, subjects);
+  }
   // Through the query index: answers from memory, in two parts (blind
   // indexes cost ~1 us each); the identifiers it does not answer go to the
   // batched database read together.
@@ -702,7 +706,7 @@ Status ConsentService::QueryMany(std::span<const domain::Identifier> identifiers
         continue;
       }
       Miss miss{i, std::nullopt, 0};
-      if (probes->size() == 1 && cache->Begin()) {
+      if (probes->size() == 1) {
         std::optional<ConsentAnswer> a = AnswerFromCache(*cache, probes->front(), *p, purpose, jurisdiction, &(*subjects)[i]);
         if (a) {
           (*out)[i] = std::move(*a);

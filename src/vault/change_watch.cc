@@ -80,9 +80,7 @@ Result<std::unique_ptr<ChangeWatch>> ChangeWatch::Open(const std::string& path, 
   if (Load32(h) != kWalIndexVersion || h[kIsInitOffset] != 1) {
     return Status::FailedPrecondition("the WAL-index header is not the documented version 3007000");
   }
-  std::optional<uint32_t> c = w->ReadCounter();
-  w->baseline_.store(c ? static_cast<int64_t>(*c) : -1);
-  return w;
+  return w;  // the baseline is read at Attach
 }
 
 ChangeWatch::~ChangeWatch() {
@@ -201,11 +199,11 @@ void ChangeWatch::AfterCommit(bool committed) {
   if (phase == Phase::kReported) return;  // the WAL hook did, right after the commit
   if (phase == Phase::kIdle) {
     // The transaction failed before its COMMIT: the counter must not have
-    // moved since the baseline.
+    // moved since the baseline (Report compares it with before_).
     in_commit_.store(true);
     before_ = ReadCounter();
   }
-  Report(committed, phase == Phase::kCommitting);
+  Report(committed, /*had_before=*/true);
 }
 
 void ChangeWatch::Report(bool committed, bool had_before) {

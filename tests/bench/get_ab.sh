@@ -22,7 +22,7 @@ MTOKEN=${3:?marketing token}
 N=${4:?subjects}
 ROUNDS=${5:-3}
 SECS=${6:-10}
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. "$(dirname "$0")/nginx_static.sh"
 
 TMP=$(mktemp -d /tmp/consentd-get-ab-XXXXXX)
 CONSENTD_PID=""; NGINX_PID=""
@@ -73,32 +73,7 @@ EOF
 start_consentd 0
 curl -s -H "Authorization: Bearer $MTOKEN" "http://127.0.0.1:$PORT/v1/consents?email=user1@example.com&purpose=email_marketing" > "$TMP/answer.json"
 stop_consentd
-NPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$TMP/nginx/www"
-chmod 755 "$TMP" "$TMP/nginx" "$TMP/nginx/www"
-cp "$TMP/answer.json" "$TMP/nginx/www/answer.json"
-chmod 644 "$TMP/nginx/www/answer.json"
-cat > "$TMP/nginx/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx; fastcgi_temp_path $TMP/nginx;
-  uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
-  server {
-    listen 127.0.0.1:$NPORT;
-    root $TMP/nginx/www;
-    location = /v1/consents { default_type application/json; try_files /answer.json =404; }
-  }
-}
-EOF
-$NGINX -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
-NGINX_PID=$!
-sleep 0.5
+start_nginx_static "$TMP" "$TMP/answer.json"
 echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $N subjects, $ROUNDS rounds of ${SECS}s"
 
 run() {  # label port [pid]

@@ -27,7 +27,7 @@ need() { command -v "$1" >/dev/null 2>&1; }
 if ! need wrk || ! need nginx && ! [ -x /usr/sbin/nginx ]; then
   apt-get install -y wrk nginx-light >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk nginx-light >/dev/null; }
 fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. "$(dirname "$0")/nginx_static.sh"
 
 TMP=$(mktemp -d /tmp/consentd-bench-XXXXXX)
 CONSENTD_PID=""; NGINX_PID=""
@@ -109,35 +109,7 @@ fi
 # nginx serves one consentd answer as a static file, same size.
 curl -s -H "Authorization: Bearer $MTOKEN" "$URL/v1/consents?email=user1@example.com&purpose=email_marketing" > "$TMP/answer.json"
 echo "# answer: $(wc -c < "$TMP/answer.json") bytes: $(cat "$TMP/answer.json")"
-NPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$TMP/nginx/www"
-chmod 755 "$TMP" "$TMP/nginx" "$TMP/nginx/www"  # nginx workers run as www-data
-cp "$TMP/answer.json" "$TMP/nginx/www/answer.json"
-chmod 644 "$TMP/nginx/www/answer.json"
-cat > "$TMP/nginx/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx; fastcgi_temp_path $TMP/nginx;
-  uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
-  server {
-    listen 127.0.0.1:$NPORT;
-    root $TMP/nginx/www;
-    location / { default_type application/json; }
-    # The same request as consentd's, from the same wrk script: the answer
-    # file whatever the query string.
-    location = /v1/consents { default_type application/json; try_files /answer.json =404; }
-  }
-}
-EOF
-$NGINX -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
-NGINX_PID=$!
-sleep 0.5
+start_nginx_static "$TMP" "$TMP/answer.json"
 
 cat > "$TMP/query.lua" <<EOF
 local n = $N

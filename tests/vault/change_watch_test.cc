@@ -119,6 +119,20 @@ TEST_CASE("A rolled-back write reports its rows and is not mistaken for a foreig
   CHECK(env.watch->Poll() == ChangeWatch::PollResult::kQuiet);
 }
 
+TEST_CASE("A transaction that ends before its COMMIT reports its rows and flushes nothing", "[vault][watch]") {
+  Env env;
+  REQUIRE(env.Write("INSERT INTO watched VALUES (x'0101', x'0a0a', 1)").ok());
+  // A hook that ends the transaction itself: the ledger fails the batch
+  // without a COMMIT (AfterCommit without BeforeCommit).
+  CHECK_FALSE(env.Write("INSERT INTO watched VALUES (x'0404', x'0b0b', 4); ROLLBACK").ok());
+  REQUIRE(env.recorder.calls.size() == 2);
+  CHECK(env.recorder.calls.back().keys.count("\x04\x04") == 1);
+  CHECK_FALSE(env.recorder.calls.back().foreign);
+  CHECK(env.watch->Poll() == ChangeWatch::PollResult::kQuiet);
+  REQUIRE(env.Write("INSERT INTO plain VALUES (x'01', 1)").ok());
+  CHECK_FALSE(env.recorder.calls.back().foreign);
+}
+
 TEST_CASE("Commits of another connection are seen by Poll once, and by the next own commit", "[vault][watch]") {
   Env env;
   REQUIRE(env.Write("INSERT INTO watched VALUES (x'0101', x'0a0a', 1)").ok());
