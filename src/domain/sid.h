@@ -1,6 +1,9 @@
-// Sid: the random 128-bit pseudonym of a subject (a person), assigned once
-// and never derived from personal data. Ledger entries name subjects only by
-// their sid; the text form is 32 lower-case hexadecimal digits.
+// Sid: the 128-bit pseudonym of a subject (a person), assigned once and never
+// derived from personal data. Ledger entries name subjects only by their sid;
+// the text form is 32 lower-case hexadecimal digits. New subjects get
+// time-ordered sids (TimeOrdered: creation time, then 80 random bits), older
+// data directories hold fully random ones; nothing may rely on either shape
+// except through HashBits.
 //
 // Thread-safety: a value type.
 #ifndef CONSENTD_DOMAIN_SID_H_
@@ -28,6 +31,13 @@ class Sid {
 
   // A fresh random sid (libsodium's CSPRNG).
   static Sid Random();
+  // A fresh sid for a subject created at `unix_ms`: the first 6 bytes are the
+  // milliseconds since 1970 (big-endian; negative times count as 0), the
+  // other 10 random (libsodium's CSPRNG). Sids made later sort after earlier
+  // ones, so the tables and indexes keyed by sid grow at their end instead of
+  // at random pages (docs/identity.md, "Subjects"). The time is no secret:
+  // the ledger's subject.created entry carries it too.
+  static Sid TimeOrdered(int64_t unix_ms);
 
   // Parses exactly 32 hexadecimal digits (either case).
   static Result<Sid> FromHex(std::string_view hex);
@@ -37,6 +47,9 @@ class Sid {
   std::string ToHex() const;
   ByteView bytes() const { return ByteView(bytes_.data(), bytes_.size()); }
   bool IsZero() const;
+  // 64 random bits of the sid (its last 8 bytes), for hash tables, shards and
+  // lock stripes; the leading bytes of a time-ordered sid are not random.
+  uint64_t HashBits() const;
 
   auto operator<=>(const Sid&) const = default;
 
@@ -53,9 +66,7 @@ using SidGenerator = std::function<Sid()>;
 template <>
 struct std::hash<consentd::domain::Sid> {
   size_t operator()(const consentd::domain::Sid& s) const noexcept {
-    size_t h = 0;
-    for (uint8_t b : s.bytes()) h = h * 131 + b;
-    return h;
+    return static_cast<size_t>(s.HashBits());
   }
 };
 

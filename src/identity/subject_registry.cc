@@ -139,7 +139,8 @@ SubjectRegistry::SubjectRegistry(SubjectRegistryOptions options, std::unique_ptr
     : rules_(std::move(options.rules)),
       writer_(*options.writer),
       clock_(options.clock != nullptr ? *options.clock : SystemClock::Get()),
-      sid_generator_(options.sid_generator ? std::move(options.sid_generator) : domain::SidGenerator(&Sid::Random)),
+      sid_generator_(options.sid_generator ? std::move(options.sid_generator)
+                                           : domain::SidGenerator([&c = clock_] { return Sid::TimeOrdered(c.NowMillis()); })),
       indexer_(std::move(options.blind_index_keys)),
       db_(std::move(db)),
       vault_(std::make_unique<vault::Vault>(*db_, std::move(options.kek))) {}

@@ -67,7 +67,7 @@ struct SubjectRegistryOptions {
   vault::KeyRing blind_index_keys;         // required
   domain::IdentityRules rules;
   const Clock* clock = nullptr;            // default: the system clock
-  domain::SidGenerator sid_generator;      // default: Sid::Random
+  domain::SidGenerator sid_generator;      // default: Sid::TimeOrdered at clock's time
 };
 
 struct ResolveOptions {

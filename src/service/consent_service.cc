@@ -99,9 +99,7 @@ struct DedupeKeyHash {
 };
 struct SidPurposeHash {
   size_t operator()(const std::pair<domain::Sid, std::string>& k) const {
-    uint64_t h;
-    std::memcpy(&h, k.first.bytes().data(), sizeof(h));
-    return static_cast<size_t>(h) ^ std::hash<std::string>()(k.second);
+    return static_cast<size_t>(k.first.HashBits()) ^ std::hash<std::string>()(k.second);
   }
 };
 
@@ -340,7 +338,7 @@ void ConsentService::SetPolicy(std::shared_ptr<const policies::PolicySet> policy
 }
 
 std::mutex& ConsentService::LockFor(const domain::Sid& sid) {
-  return subject_locks_[sid.bytes()[0] ^ sid.bytes()[15]];
+  return subject_locks_[sid.HashBits() % subject_locks_.size()];
 }
 
 Status ConsentService::ValidateEventFormat(const ConsentEvent& e) {

@@ -19,12 +19,13 @@ uint64_t First8(const uint8_t* p, size_t n) {
 
 }  // namespace
 
-// Sids are random and blind indexes keyed hashes: their first bytes are
-// uniform. The shard takes bits the maps' own hash does not use.
+// Blind indexes are keyed hashes: their first bytes are uniform; a sid's
+// random bits are its HashBits. The shard takes bits the maps' own hash does
+// not use.
 size_t QueryCache::BidxHash::operator()(const identity::BlindIndex& b) const { return First8(b.data(), b.size()); }
 
 size_t QueryCache::StateKeyHash::operator()(const StateKey& k) const {
-  return First8(k.sid.bytes().data(), 16) ^ (static_cast<size_t>(k.purpose) * 0x9e3779b97f4a7c15ull);
+  return k.sid.HashBits() ^ (static_cast<size_t>(k.purpose) * 0x9e3779b97f4a7c15ull);
 }
 
 std::optional<uint32_t> QueryCache::Interner::Find(std::string_view s) const {
@@ -46,6 +47,8 @@ std::optional<uint32_t> QueryCache::Interner::Intern(std::string_view s) {
 }
 
 size_t QueryCache::ShardOf(const uint8_t* p, size_t n) { return (First8(p, n) >> 52) % kShards; }
+
+size_t QueryCache::ShardOf(const domain::Sid& sid) { return (sid.HashBits() >> 52) % kShards; }
 
 QueryCache::QueryCache(vault::ChangeWatch* watch, size_t max_entries)
     : watch_(watch),
@@ -75,7 +78,7 @@ uint64_t QueryCache::SubjectVersion(const identity::BlindIndex& bidx) const {
 }
 
 uint64_t QueryCache::StateVersion(const domain::Sid& sid) const {
-  Shard& s = ShardFor(sid.bytes().data(), sid.bytes().size());
+  Shard& s = shards_[ShardOf(sid)];
   std::lock_guard<std::mutex> l(s.mu);
   return s.version;
 }
@@ -118,7 +121,7 @@ std::optional<std::optional<domain::ConsentState>> QueryCache::FindState(const d
                                                                          std::string_view purpose) {
   std::optional<uint32_t> pid = purposes_.Find(purpose);
   if (pid) {
-    Shard& s = ShardFor(sid.bytes().data(), sid.bytes().size());
+    Shard& s = shards_[ShardOf(sid)];
     std::unique_lock<std::mutex> l(s.mu);
     auto it = s.states.find(StateKey{sid, *pid});
     if (it != s.states.end()) {
@@ -156,7 +159,7 @@ bool QueryCache::PutState(const domain::Sid& sid, std::string_view purpose,
     c.occurred_at_ms = state->occurred_at_ms;
     c.ledger_seq = state->ledger_seq;
   }
-  Shard& s = ShardFor(sid.bytes().data(), sid.bytes().size());
+  Shard& s = shards_[ShardOf(sid)];
   std::lock_guard<std::mutex> l(s.mu);
   if (s.version != version) return false;
   MakeRoom(s);
@@ -192,6 +195,20 @@ void QueryCache::OnCommit(const std::vector<std::string>& keys, bool foreign) {
   }
   for (const std::string& k : keys) {
     const auto* p = reinterpret_cast<const uint8_t*>(k.data());
+    if (k.size() == domain::Sid::kSize) {
+      Result<domain::Sid> sid = domain::Sid::FromBytes(ByteView(p, k.size()));
+      if (!sid.ok()) continue;
+      Shard& s = shards_[ShardOf(*sid)];
+      std::lock_guard<std::mutex> l(s.mu);
+      ++s.version;
+      // Every purpose ever cached: a handful.
+      const size_t purposes = purposes_.size();
+      for (uint32_t pid = 0; pid < purposes; ++pid) {
+        if (s.states.erase(StateKey{*sid, pid}) > 0) entries_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      continue;
+    }
+    // A blind index (or a key of another size, which only bumps a version).
     Shard& s = ShardFor(p, k.size());
     std::lock_guard<std::mutex> l(s.mu);
     ++s.version;
@@ -199,15 +216,6 @@ void QueryCache::OnCommit(const std::vector<std::string>& keys, bool foreign) {
       identity::BlindIndex b;
       std::memcpy(b.data(), p, b.size());
       if (s.subjects.erase(b) > 0) entries_.fetch_sub(1, std::memory_order_relaxed);
-    }
-    if (k.size() == domain::Sid::kSize) {
-      Result<domain::Sid> sid = domain::Sid::FromBytes(ByteView(p, k.size()));
-      if (!sid.ok()) continue;
-      // Every purpose ever cached: a handful.
-      const size_t purposes = purposes_.size();
-      for (uint32_t pid = 0; pid < purposes; ++pid) {
-        if (s.states.erase(StateKey{*sid, pid}) > 0) entries_.fetch_sub(1, std::memory_order_relaxed);
-      }
     }
   }
 }

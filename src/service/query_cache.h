@@ -95,7 +95,7 @@ class QueryCache final : public vault::ChangeWatch::Listener {
   }
   bool PutState(const domain::Sid& sid, std::string_view purpose, const std::optional<domain::ConsentState>& state,
                 const Versions& v) {
-    return PutState(sid, purpose, state, v[ShardOf(sid.bytes().data(), sid.bytes().size())]);
+    return PutState(sid, purpose, state, v[ShardOf(sid)]);
   }
 
   // Drops everything.
@@ -156,7 +156,8 @@ class QueryCache final : public vault::ChangeWatch::Listener {
     absl::flat_hash_map<identity::BlindIndex, std::optional<domain::Sid>, BidxHash> subjects;
     absl::flat_hash_map<StateKey, CachedState, StateKeyHash> states;
   };
-  static size_t ShardOf(const uint8_t* p, size_t n);
+  static size_t ShardOf(const uint8_t* p, size_t n);  // of a blind index
+  static size_t ShardOf(const domain::Sid& sid);
   Shard& ShardFor(const uint8_t* p, size_t n) const { return shards_[ShardOf(p, n)]; }
   // Empties `s` when it holds its share. REQUIRES: s.mu held.
   void MakeRoom(Shard& s);
