@@ -839,14 +839,22 @@ Result<std::vector<HistoryItem>> ConsentService::History(const domain::Sid& sid)
 // Batches (imports).
 
 std::vector<Result<RecordResult>> ConsentService::RecordBatch(std::span<const ConsentEvent> events) {
-  // One run per call (the caller sizes batches): a run is two durable
-  // transactions whatever its size, and its rows land in tables keyed by
-  // random sids and blind indexes, where every transaction rewrites each
-  // page it touched. Fewer, larger runs touch each page fewer times.
-  const size_t kMaxRun = std::max<size_t>(1, events.size());
-  std::vector<Result<RecordResult>> results(events.size(), Result<RecordResult>(Status::Internal("not recorded")));
-  std::shared_ptr<const policies::PolicySet> policy = this->policy();
-  std::vector<std::vector<std::string>> purposes(events.size());
+  return FinishBatch(StartBatch(events));
+}
+
+bool ConsentService::BatchInProgress::ResolvedWhole() const {
+  if (next >= valid.size()) return true;
+  if (!run_k) return false;
+  if (!run_k->ok()) return next + run_n == valid.size();
+  return **run_k == run_n && next + run_n == valid.size();
+}
+
+ConsentService::BatchInProgress ConsentService::StartBatch(std::span<const ConsentEvent> events) {
+  BatchInProgress b;
+  b.events = events;
+  b.policy = this->policy();
+  b.results.assign(events.size(), Result<RecordResult>(Status::Internal("not recorded")));
+  b.purposes.resize(events.size());
   // The checks of a large batch run in two halves at the same time (the
   // format and policy checks and the recreation guard's reads, ~7% of an
   // import's CPU, are independent per event; the machine has a second
@@ -855,40 +863,55 @@ std::vector<Result<RecordResult>> ConsentService::RecordBatch(std::span<const Co
   const size_t parts = events.size() >= 4096 ? 2 : 1;
   RunParts(parts, [&](size_t k) {
     auto [begin, end] = PartRange(events.size(), parts, k);
-    for (size_t i = begin; i < end; ++i) prepared[i] = Prepare(events[i], *policy, &purposes[i]);
+    for (size_t i = begin; i < end; ++i) prepared[i] = Prepare(events[i], *b.policy, &b.purposes[i]);
   });
-  std::vector<size_t> valid;
   for (size_t i = 0; i < events.size(); ++i) {
     if (prepared[i].ok()) {
-      valid.push_back(i);
+      b.valid.push_back(i);
     } else {
-      results[i] = std::move(prepared[i]);
+      b.results[i] = std::move(prepared[i]);
     }
   }
-  size_t next = 0;
-  while (next < valid.size()) {
-    const size_t n = std::min(kMaxRun, valid.size() - next);
-    std::span<const size_t> run(valid.data() + next, n);
-    std::vector<std::span<const domain::Identifier>> sets;
-    sets.reserve(n);
-    for (size_t i : run) sets.emplace_back(events[i].identifiers);
-    std::vector<identity::Resolution> resolved;
-    Result<size_t> k = subjects_.ResolveBatch(sets, &resolved);
+  ResolveRun(&b);
+  return b;
+}
+
+void ConsentService::ResolveRun(BatchInProgress* b) {
+  // One run for the rest of the batch (the caller sizes batches): a run is
+  // two durable transactions whatever its size, and fewer, larger runs
+  // touch each page of the tables keyed by blind indexes fewer times.
+  b->run_n = b->valid.size() - b->next;
+  b->resolved.clear();
+  b->run_k.reset();
+  if (b->run_n == 0) return;
+  std::vector<std::span<const domain::Identifier>> sets;
+  sets.reserve(b->run_n);
+  for (size_t k = 0; k < b->run_n; ++k) sets.emplace_back(b->events[b->valid[b->next + k]].identifiers);
+  b->run_k.emplace(subjects_.ResolveBatch(sets, &b->resolved));
+}
+
+std::vector<Result<RecordResult>> ConsentService::FinishBatch(BatchInProgress b) {
+  while (b.next < b.valid.size()) {
+    if (!b.run_k) ResolveRun(&b);
+    const Result<size_t> k = std::move(*b.run_k);
+    b.run_k.reset();
+    const size_t n = b.run_n;
+    std::span<const size_t> run(b.valid.data() + b.next, n);
     if (!k.ok()) {
-      for (size_t i : run) results[i] = k.status();
-      next += n;
+      for (size_t i : run) b.results[i] = k.status();
+      b.next += n;
       continue;
     }
-    if (*k > 0) RecordRun(events, run.first(*k), purposes, resolved, *policy, &results);
-    next += *k;
+    if (*k > 0) RecordRun(b.events, run.first(*k), b.purposes, b.resolved, *b.policy, &b.results);
+    b.next += *k;
     if (*k < n) {
       // This event needs the full resolution rules: Record's path.
-      const size_t i = valid[next];
-      results[i] = RecordPrepared(events[i], purposes[i], *policy);
-      ++next;
+      const size_t i = b.valid[b.next];
+      b.results[i] = RecordPrepared(b.events[i], b.purposes[i], *b.policy);
+      ++b.next;
     }
   }
-  return results;
+  return std::move(b.results);
 }
 
 Status ConsentService::StateParts(const domain::Sid& root, std::string_view purpose,

@@ -180,6 +180,40 @@ class ConsentService {
   // a purpose of use (they are held under the subjects' locks together).
   std::vector<Result<RecordResult>> RecordBatch(std::span<const ConsentEvent> events);
 
+  // RecordBatch in two steps, so that an import can resolve the subjects of
+  // its next batch while this batch's consent is written (the two steps use
+  // the machine's two cores; docs/import.md). Members are StartBatch's and
+  // FinishBatch's own; callers only move it and ask ResolvedWhole().
+  struct BatchInProgress {
+    std::span<const ConsentEvent> events;
+    std::shared_ptr<const policies::PolicySet> policy;
+    std::vector<Result<RecordResult>> results;
+    std::vector<std::vector<std::string>> purposes;
+    std::vector<size_t> valid;  // events that passed the checks
+    size_t next = 0;            // valid[next..] are not recorded yet
+    // The resolution of valid[next, next + run_n), when run_k is set.
+    size_t run_n = 0;
+    std::optional<Result<size_t>> run_k;
+    std::vector<identity::Resolution> resolved;
+
+    // True when FinishBatch will resolve no identifier itself: every valid
+    // event's subject is resolved (and durable), or the resolution failed.
+    // Only then may the caller StartBatch another batch before FinishBatch
+    // returns: an event that needs Record's path (a merge, a review) could
+    // otherwise change a subject the next batch already resolved.
+    bool ResolvedWhole() const;
+  };
+  // The checks of every event and the resolution of the batch's first run of
+  // subjects (durable when the run resolved). The events must outlive the
+  // result.
+  BatchInProgress StartBatch(std::span<const ConsentEvent> events);
+  // Records what StartBatch resolved and the rest of the batch; returns what
+  // RecordBatch(events) returns. RecordBatch(e) is FinishBatch(StartBatch(e)).
+  // A StartBatch of later events may run meanwhile on another thread when
+  // `batch.ResolvedWhole()`; their consent is recorded after this returns,
+  // so each subject's events keep the file's order.
+  std::vector<Result<RecordResult>> FinishBatch(BatchInProgress batch);
+
   // The consent state for `purpose` of the subject `identifier` belongs to,
   // through the query cache when one is set (never older than the last
   // acknowledged write: query_cache.h). Unknown subjects get the policy
@@ -278,6 +312,8 @@ class ConsentService {
   // Record() after Prepare: resolves and records under the subject's lock.
   Result<RecordResult> RecordPrepared(const ConsentEvent& event, const std::vector<std::string>& purposes,
                                       const policies::PolicySet& policy);
+  // Resolves batch->valid[next..] as one run (SubjectRegistry::ResolveBatch).
+  void ResolveRun(BatchInProgress* batch);
   // RecordBatch for a run of prepared events whose subjects were resolved.
   void RecordRun(std::span<const ConsentEvent> events, std::span<const size_t> index,
                  const std::vector<std::vector<std::string>>& purposes,

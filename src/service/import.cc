@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -470,11 +471,32 @@ Result<ImportReport> ImportFile(ConsentService& service, const std::string& path
       report.listed.push_back({line, std::move(reason)});
     }
   };
+  // A pipeline of three stages on the machine's two cores: the parser
+  // thread reads batch N+2, a resolver thread resolves the subjects of batch
+  // N+1 (ConsentService::StartBatch: checks, identity rows), and this thread
+  // records batch N's consent (FinishBatch). Batch N+1 is started only when
+  // batch N needs no resolution of its own any more (ResolvedWhole), and its
+  // consent is recorded after batch N's, so each subject's events keep the
+  // file's order.
+  struct Started {
+    Batch batch;
+    std::optional<ConsentService::BatchInProgress> progress;
+  };
+  auto start_batch = [&](Batch b) {
+    Started st{std::move(b), std::nullopt};
+    if (st.batch.error.ok() && !options.one_by_one) st.progress.emplace(service.StartBatch(st.batch.events));
+    return st;
+  };
+  Started cur = start_batch(queue.Pop());
   for (;;) {
-    Batch b = queue.Pop();
+    Batch& b = cur.batch;
     if (!b.error.ok()) {
       fatal = b.error;
       break;
+    }
+    std::future<Started> next;
+    if (!b.last && cur.progress && cur.progress->ResolvedWhole()) {
+      next = std::async(std::launch::async, [&] { return start_batch(queue.Pop()); });
     }
     report.rows += b.rows;
     for (RejectedRow& r : b.rejected) reject(r.line, std::move(r.reason));
@@ -482,7 +504,7 @@ Result<ImportReport> ImportFile(ConsentService& service, const std::string& path
     if (options.one_by_one) {
       for (const ConsentEvent& e : b.events) results.push_back(service.Record(e));
     } else {
-      results = service.RecordBatch(b.events);
+      results = service.FinishBatch(std::move(*cur.progress));
     }
     for (size_t i = 0; i < results.size(); ++i) {
       if (!results[i].ok()) {
@@ -499,6 +521,7 @@ Result<ImportReport> ImportFile(ConsentService& service, const std::string& path
     if (report.listed.size() > options.max_listed) report.listed.resize(options.max_listed);
     if (options.progress) options.progress({b.bytes_read, total, report.rows, report.rejected});
     if (b.last) break;
+    cur = next.valid() ? next.get() : start_batch(queue.Pop());
   }
   queue.Close();
   parser.join();

@@ -65,6 +65,19 @@ TEST_CASE("Resolving unknown identifiers creates one subject holding all of them
   CHECK(CountContaining(entries, r.sid.ToHex()) == 3);
 }
 
+TEST_CASE("A new subject's sid starts with the registry clock's time, so later subjects sort after", "[identity][resolve]") {
+  TestEnv env;
+  env.clock().Set(1'732'000'123'456);
+  Resolution a = MustResolve(env, {Email("first@example.com")});
+  env.clock().Advance(1);
+  Resolution b = MustResolve(env, {Email("second@example.com")});
+  REQUIRE(a.outcome == Outcome::kCreated);
+  REQUIRE(b.outcome == Outcome::kCreated);
+  CHECK(a.sid.ToHex().substr(0, 12) == "019343408a40");
+  CHECK(b.sid.ToHex().substr(0, 12) == "019343408a41");
+  CHECK(a.sid < b.sid);
+}
+
 TEST_CASE("An identifier another writer stores between planning and commit makes ResolveAndWrite plan again",
           "[identity][resolve][concurrency]") {
   // The commit does not re-read "still absent" for the identifiers it
