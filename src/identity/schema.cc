@@ -31,7 +31,10 @@ CREATE TABLE IF NOT EXISTS identity_identifiers(
   created_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS identity_identifiers_by_root ON identity_identifiers(root_sid);
-CREATE INDEX IF NOT EXISTS identity_identifiers_by_key ON identity_identifiers(key_id);
+-- No index on key_id (there was one, identity_identifiers_by_key): blind-index
+-- rotation asks for key_id <> current, which no index answers (SQLite scans),
+-- while every link paid a random insert into it. Dropped from older files.
+DROP INDEX IF EXISTS identity_identifiers_by_key;
 CREATE INDEX IF NOT EXISTS identity_identifiers_by_base ON identity_identifiers(base_bidx)
   WHERE base_bidx IS NOT NULL;
 CREATE TABLE IF NOT EXISTS identity_reviews(

@@ -168,7 +168,6 @@ void BulkLoad(const std::string& db_path, uint64_t n, const vault::KeyRing& kek,
   // identity::EnsureSchema, which re-creates nothing that exists).
   Sql(db,
       "CREATE INDEX identity_identifiers_by_root ON identity_identifiers(root_sid);"
-      "CREATE INDEX identity_identifiers_by_key ON identity_identifiers(key_id);"
       "CREATE INDEX identity_identifiers_by_base ON identity_identifiers(base_bidx) WHERE base_bidx IS NOT NULL;"
       "CREATE INDEX vault_subject_keys_by_kek ON vault_subject_keys(kek_id);"
       "PRAGMA wal_checkpoint(TRUNCATE);");

@@ -1,5 +1,7 @@
 // Key rotation, interrupted and resumed: every subject stays decryptable and
 // resolvable throughout, and ends under the new key.
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -179,6 +181,46 @@ TEST_CASE("Blind-index rotation interrupted mid-way resumes and ends with every 
       env.registry().Resolve(std::vector<domain::Identifier>{Email("bidx3+promo@example.com")});
   REQUIRE(tagged.ok());
   CHECK(tagged->review_ids.size() == 1);
+}
+
+}  // namespace
+}  // namespace consentd::identity
+
+namespace consentd::identity {
+namespace {
+
+TEST_CASE("Opening a file made with the key_id index drops it, and blind-index rotation still counts every row",
+          "[identity][rotation]") {
+  TestEnv env;
+  std::vector<Person> people = MakePeople(env, 6, "oldidx");  // 12 identifiers
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(env.db_path().c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "CREATE INDEX identity_identifiers_by_key ON identity_identifiers(key_id)", nullptr,
+                         nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  env.Reopen();
+  auto has_index = [&] {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(env.db_path().c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'identity_identifiers_by_key'",
+                               -1, &q, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+    const bool found = sqlite3_column_int(q, 0) > 0;
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return found;
+  };
+  CHECK_FALSE(has_index());
+  vault::RotationOptions some;
+  some.batch_size = 5;
+  some.max_rows = 5;
+  Result<vault::RotationProgress> first = RotateBlindIndex(env.db_path(), env.ledger(), env.keys(), some, env.clock());
+  REQUIRE(first.ok());
+  CHECK(first->rows_this_run == 5);
+  CHECK(first->rows_remaining == 7);
 }
 
 }  // namespace
