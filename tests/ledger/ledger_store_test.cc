@@ -113,6 +113,30 @@ Hash NaiveRoot(const std::vector<Hash>& leaves, size_t begin, size_t end) {
   return NodeHash(NaiveRoot(leaves, begin, begin + k), NaiveRoot(leaves, begin + k, end));
 }
 
+TEST_CASE("A new ledger file gets 16 KiB pages and an existing 4 KiB file keeps its pages and works") {
+  {
+    Fixture f;
+    std::unique_ptr<Ledger> l = f.Open();
+    REQUIRE(l->Append({NewEntry{"test.kind", Payload("a")}}).ok());
+    Db db(f.path);
+    CHECK(db.Count("PRAGMA page_size") == 16384);
+  }
+  {
+    Fixture f;
+    {
+      Db db(f.path);  // a file made before: SQLite's default page size
+      REQUIRE(ExecSql(db.db, "PRAGMA page_size=4096; CREATE TABLE t(x)").ok());
+    }
+    std::unique_ptr<Ledger> l = f.Open();
+    REQUIRE(l->Append({NewEntry{"test.kind", Payload("a")}}).ok());
+    REQUIRE(l->Append({NewEntry{"test.kind", Payload("b")}}).ok());
+    CHECK(l->Size() == 2);
+    Db db(f.path);
+    CHECK(db.Count("PRAGMA page_size") == 4096);
+    CHECK(db.Count("SELECT count(*) FROM ledger_entries") == 2);
+  }
+}
+
 TEST_CASE("Append returns contiguous sequence numbers across calls and batches", "[ledger][store]") {
   Fixture f;
   auto l = f.Open();
