@@ -197,7 +197,7 @@ int Run(const std::string& config_path) {
           std::this_thread::sleep_for(std::chrono::milliseconds(200));
         }
       });
-  }
+    }
   }
 
   http::ServerOptions so;

@@ -533,8 +533,8 @@ Result<size_t> SubjectRegistry::ResolveBatch(std::span<const std::span<const dom
   // normalize ends the batch (Resolve reports its error).
   // For a large batch, in two halves at the same time (independent per set;
   // the guard only reads when it does not record).
+  // normalized[i] stays empty for a set that cannot be resolved in a batch.
   std::vector<std::vector<NormalizedIdentifier>> normalized(sets.size());
-  std::vector<char> usable(sets.size(), 0);
   const size_t parts = sets.size() >= 4096 ? 2 : 1;
   RunParts(parts, [&](size_t k) {
     auto [begin, end] = PartRange(sets.size(), parts, k);
@@ -554,12 +554,11 @@ Result<size_t> SubjectRegistry::ResolveBatch(std::span<const std::span<const dom
       // A refused set ends the batch; resolving it alone reports the refusal.
       if (!ok || (guard_ && !guard_(ids, /*record=*/false).ok())) continue;
       normalized[i] = std::move(ids);
-      usable[i] = 1;
     }
   });
   // The batch is the sets before the first unusable one.
   size_t usable_prefix = 0;
-  while (usable_prefix < sets.size() && usable[usable_prefix]) ++usable_prefix;
+  while (usable_prefix < sets.size() && !normalized[usable_prefix].empty()) ++usable_prefix;
   normalized.resize(usable_prefix);
   if (normalized.empty()) return size_t{0};
   std::lock_guard<std::mutex> write_lock(write_mutex_);

@@ -845,8 +845,7 @@ std::vector<Result<RecordResult>> ConsentService::RecordBatch(std::span<const Co
 bool ConsentService::BatchInProgress::ResolvedWhole() const {
   if (next >= valid.size()) return true;
   if (!run_k) return false;
-  if (!run_k->ok()) return next + run_n == valid.size();
-  return **run_k == run_n && next + run_n == valid.size();
+  return !run_k->ok() || **run_k == valid.size() - next;
 }
 
 ConsentService::BatchInProgress ConsentService::StartBatch(std::span<const ConsentEvent> events) {
@@ -880,13 +879,12 @@ void ConsentService::ResolveRun(BatchInProgress* b) {
   // One run for the rest of the batch (the caller sizes batches): a run is
   // two durable transactions whatever its size, and fewer, larger runs
   // touch each page of the tables keyed by blind indexes fewer times.
-  b->run_n = b->valid.size() - b->next;
   b->resolved.clear();
   b->run_k.reset();
-  if (b->run_n == 0) return;
+  if (b->next == b->valid.size()) return;
   std::vector<std::span<const domain::Identifier>> sets;
-  sets.reserve(b->run_n);
-  for (size_t k = 0; k < b->run_n; ++k) sets.emplace_back(b->events[b->valid[b->next + k]].identifiers);
+  sets.reserve(b->valid.size() - b->next);
+  for (size_t k = b->next; k < b->valid.size(); ++k) sets.emplace_back(b->events[b->valid[k]].identifiers);
   b->run_k.emplace(subjects_.ResolveBatch(sets, &b->resolved));
 }
 
@@ -895,7 +893,7 @@ std::vector<Result<RecordResult>> ConsentService::FinishBatch(BatchInProgress b)
     if (!b.run_k) ResolveRun(&b);
     const Result<size_t> k = std::move(*b.run_k);
     b.run_k.reset();
-    const size_t n = b.run_n;
+    const size_t n = b.valid.size() - b.next;
     std::span<const size_t> run(b.valid.data() + b.next, n);
     if (!k.ok()) {
       for (size_t i : run) b.results[i] = k.status();

@@ -191,8 +191,8 @@ class ConsentService {
     std::vector<std::vector<std::string>> purposes;
     std::vector<size_t> valid;  // events that passed the checks
     size_t next = 0;            // valid[next..] are not recorded yet
-    // The resolution of valid[next, next + run_n), when run_k is set.
-    size_t run_n = 0;
+    // When set: how many of valid[next..] (the run, always the rest of the
+    // batch) ResolveBatch resolved, their resolutions in `resolved`.
     std::optional<Result<size_t>> run_k;
     std::vector<identity::Resolution> resolved;
 

@@ -78,7 +78,7 @@ uint64_t QueryCache::SubjectVersion(const identity::BlindIndex& bidx) const {
 }
 
 uint64_t QueryCache::StateVersion(const domain::Sid& sid) const {
-  Shard& s = shards_[ShardOf(sid)];
+  Shard& s = ShardFor(sid);
   std::lock_guard<std::mutex> l(s.mu);
   return s.version;
 }
@@ -121,7 +121,7 @@ std::optional<std::optional<domain::ConsentState>> QueryCache::FindState(const d
                                                                          std::string_view purpose) {
   std::optional<uint32_t> pid = purposes_.Find(purpose);
   if (pid) {
-    Shard& s = shards_[ShardOf(sid)];
+    Shard& s = ShardFor(sid);
     std::unique_lock<std::mutex> l(s.mu);
     auto it = s.states.find(StateKey{sid, *pid});
     if (it != s.states.end()) {
@@ -159,7 +159,7 @@ bool QueryCache::PutState(const domain::Sid& sid, std::string_view purpose,
     c.occurred_at_ms = state->occurred_at_ms;
     c.ledger_seq = state->ledger_seq;
   }
-  Shard& s = shards_[ShardOf(sid)];
+  Shard& s = ShardFor(sid);
   std::lock_guard<std::mutex> l(s.mu);
   if (s.version != version) return false;
   MakeRoom(s);
@@ -198,7 +198,7 @@ void QueryCache::OnCommit(const std::vector<std::string>& keys, bool foreign) {
     if (k.size() == domain::Sid::kSize) {
       Result<domain::Sid> sid = domain::Sid::FromBytes(ByteView(p, k.size()));
       if (!sid.ok()) continue;
-      Shard& s = shards_[ShardOf(*sid)];
+      Shard& s = ShardFor(*sid);
       std::lock_guard<std::mutex> l(s.mu);
       ++s.version;
       // Every purpose ever cached: a handful.

@@ -159,6 +159,7 @@ class QueryCache final : public vault::ChangeWatch::Listener {
   static size_t ShardOf(const uint8_t* p, size_t n);  // of a blind index
   static size_t ShardOf(const domain::Sid& sid);
   Shard& ShardFor(const uint8_t* p, size_t n) const { return shards_[ShardOf(p, n)]; }
+  Shard& ShardFor(const domain::Sid& sid) const { return shards_[ShardOf(sid)]; }
   // Empties `s` when it holds its share. REQUIRES: s.mu held.
   void MakeRoom(Shard& s);
   // Empties `s`. REQUIRES: s.mu held.

@@ -202,6 +202,16 @@ std::string History(int events, unsigned seed) {
   return out;
 }
 
+// The consent entries of both paths, entry by entry, in ledger order (each
+// entry holds its event's outcome against the state before it).
+void CheckSameConsentEntries(const Snapshot& a, const Snapshot& b) {
+  REQUIRE(a.consent.size() == b.consent.size());
+  for (size_t i = 0; i < a.consent.size(); ++i) {
+    INFO("consent entry " << i);
+    CHECK(a.consent[i] == b.consent[i]);
+  }
+}
+
 TEST_CASE("import: the batch path gives the same results as recording one event at a time") {
   const std::string history = History(600, 7);
   ImportEnv one, batch;
@@ -216,11 +226,7 @@ TEST_CASE("import: the batch path gives the same results as recording one event 
   CHECK(r2.entries == r1.entries);
   CHECK(r1.duplicates > 0);
   Snapshot a = Take(*one.rt), b = Take(*batch.rt);
-  REQUIRE(a.consent.size() == b.consent.size());
-  for (size_t i = 0; i < a.consent.size(); ++i) {
-    INFO("consent entry " << i);
-    CHECK(a.consent[i] == b.consent[i]);
-  }
+  CheckSameConsentEntries(a, b);
   CHECK(a.identity == b.identity);
   CHECK(a.state == b.state);
   CHECK(!a.state.empty());
@@ -266,12 +272,8 @@ TEST_CASE("import: while one batch is written the next is resolved, and each sub
   CHECK(r2.recorded == r1.recorded);
   CHECK(r2.entries == r1.entries);
   Snapshot a = Take(*one.rt), b = Take(*batch.rt);
-  REQUIRE(a.consent.size() == b.consent.size());
   CHECK(a.consent.size() == 900);
-  for (size_t i = 0; i < a.consent.size(); ++i) {
-    INFO("consent entry " << i);
-    CHECK(a.consent[i] == b.consent[i]);  // includes each event's outcome against the state before it
-  }
+  CheckSameConsentEntries(a, b);
   CHECK(a.state == b.state);
   CHECK(a.outbox == b.outbox);
 }
