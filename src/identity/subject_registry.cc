@@ -528,7 +528,7 @@ Status SubjectRegistry::LinkLearnedAndWrite(const Sid& sid, const domain::Identi
 }
 
 Result<size_t> SubjectRegistry::ResolveBatch(std::span<const std::span<const domain::Identifier>> sets,
-                                             std::vector<Resolution>* out) {
+                                             std::vector<Resolution>* out, const PlannedFn& on_planned) {
   // Normalize outside the lock, as Resolve does; a set that does not
   // normalize ends the batch (Resolve reports its error).
   // For a large batch, in two halves at the same time (independent per set;
@@ -564,7 +564,9 @@ Result<size_t> SubjectRegistry::ResolveBatch(std::span<const std::span<const dom
   std::lock_guard<std::mutex> write_lock(write_mutex_);
   for (int attempt = 0;; ++attempt) {
     std::vector<Resolution> resolved;
-    Result<size_t> r = ResolveBatchOnce(normalized, &resolved);
+    // Only the first plan is announced: a caller compares what it prepared
+    // with the final resolutions anyway.
+    Result<size_t> r = ResolveBatchOnce(normalized, &resolved, attempt == 0 ? on_planned : nullptr);
     if (r.ok()) {
       for (Resolution& res : resolved) out->push_back(std::move(res));
       return r;
@@ -574,7 +576,7 @@ Result<size_t> SubjectRegistry::ResolveBatch(std::span<const std::span<const dom
 }
 
 Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<NormalizedIdentifier>>& sets,
-                                                 std::vector<Resolution>* out) {
+                                                 std::vector<Resolution>* out, const PlannedFn& on_planned) {
   Plan plan;
   const int64_t now = clock_.NowMillis();
   // Links planned in this batch, by current-key blind index, so that a later
@@ -708,6 +710,16 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
   }
   end_read.End();
   read_lock.unlock();
+  if (on_planned) {
+    // A copy: *out keeps no keys. plan.new_subjects is in the order the
+    // kCreated resolutions were made (it is sorted only below).
+    std::vector<Resolution> planned(out->begin(), out->end());
+    size_t next_key = 0;
+    for (Resolution& r : planned) {
+      if (r.outcome == Resolution::Outcome::kCreated) r.created_key = plan.new_subjects[next_key++].key;
+    }
+    on_planned(std::move(planned));
+  }
   if (plan.entries.empty()) return done;
   // Rows in key order: a batch's sids and blind indexes are random, and
   // sorted inserts walk each B-tree once instead of jumping between pages.

@@ -226,8 +226,18 @@ class SubjectRegistry {
   // sets were resolved, their resolutions appended to *out in order; the
   // caller resolves the next set with Resolve() and continues after it.
   // Durable when OK; on error nothing of the call is stored.
+  //
+  // `on_planned`, when given, is called once on this thread with the
+  // resolutions of the leading sets as first planned, BEFORE their
+  // transaction is written (each kCreated one carries created_key), so that
+  // a caller can prepare what it will write after them meanwhile. They are
+  // what *out receives unless that write fails: an error, or a concurrent
+  // change that makes the call plan again (compare *out with them). Not
+  // called when nothing could be planned (the first set does not normalize
+  // or is refused, or the planning read failed).
+  using PlannedFn = std::function<void(std::vector<Resolution> planned)>;
   Result<size_t> ResolveBatch(std::span<const std::span<const domain::Identifier>> sets,
-                              std::vector<Resolution>* out);
+                              std::vector<Resolution>* out, const PlannedFn& on_planned = nullptr);
 
   // State of `sid` and the sid it resolves to. kNotFound if unknown.
   Result<SubjectInfo> Subject(const domain::Sid& sid) const;
@@ -289,8 +299,9 @@ class SubjectRegistry {
   Result<Resolution> PlanResolution(const std::vector<domain::NormalizedIdentifier>& ids,
                                     const ResolveOptions& options, Plan* plan, int64_t now);
   Result<std::vector<domain::NormalizedIdentifier>> NormalizeSet(std::span<const domain::Identifier> identifiers) const;
+  // `on_planned` as ResolveBatch's (may be null).
   Result<size_t> ResolveBatchOnce(const std::vector<std::vector<domain::NormalizedIdentifier>>& sets,
-                                  std::vector<Resolution>* out);
+                                  std::vector<Resolution>* out, const PlannedFn& on_planned);
   // Writes a plan's rows inside a hook, re-validating what was read.
   static Status WritePlan(sqlite3* db, const Plan& plan, int64_t now);
   Result<std::vector<domain::Sid>> GroupOf(const domain::Sid& root) const;

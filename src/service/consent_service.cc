@@ -838,6 +838,28 @@ Result<std::vector<HistoryItem>> ConsentService::History(const domain::Sid& sid)
 // ---------------------------------------------------------------------------
 // Batches (imports).
 
+// A run's consent between its preparation and its write (PrepareRun,
+// RecordRun): what every purpose of every event becomes, and the locks of
+// the run's subjects, held throughout.
+struct ConsentService::PreparedRun {
+  struct Item {
+    size_t event = 0;  // position in the run
+    std::string purpose;
+    std::array<uint8_t, 32> dedupe{};
+    size_t pending = SIZE_MAX;        // index in `pending` (and in the Append), or SIZE_MAX for a duplicate
+    size_t duplicate_of = SIZE_MAX;   // an earlier item of this run
+    std::optional<RecordedConsent> stored;  // a duplicate of a stored event
+  };
+  std::vector<size_t> index;        // the run's events, positions in the batch
+  std::vector<domain::Sid> sids;    // their subjects as resolved
+  std::vector<bool> created;        // whether the resolution created the subject
+  std::vector<Item> items;
+  std::vector<Pending> pending;
+  std::vector<bool> failed;                        // per event of the run
+  std::vector<std::pair<size_t, Status>> errors;   // (position in the run, error) of failed events
+  std::vector<std::unique_lock<std::mutex>> locks;
+};
+
 std::vector<Result<RecordResult>> ConsentService::RecordBatch(std::span<const ConsentEvent> events) {
   return FinishBatch(StartBatch(events));
 }
@@ -848,7 +870,8 @@ bool ConsentService::BatchInProgress::ResolvedWhole() const {
   return !run_k->ok() || **run_k == valid.size() - next;
 }
 
-ConsentService::BatchInProgress ConsentService::StartBatch(std::span<const ConsentEvent> events) {
+ConsentService::BatchInProgress ConsentService::StartBatch(std::span<const ConsentEvent> events,
+                                                           const RunPlannedFn& on_planned) {
   BatchInProgress b;
   b.events = events;
   b.policy = this->policy();
@@ -871,11 +894,11 @@ ConsentService::BatchInProgress ConsentService::StartBatch(std::span<const Conse
       b.results[i] = std::move(prepared[i]);
     }
   }
-  ResolveRun(&b);
+  ResolveRun(&b, on_planned);
   return b;
 }
 
-void ConsentService::ResolveRun(BatchInProgress* b) {
+void ConsentService::ResolveRun(BatchInProgress* b, const RunPlannedFn& on_planned) {
   // One run for the rest of the batch (the caller sizes batches): a run is
   // two durable transactions whatever its size, and fewer, larger runs
   // touch each page of the tables keyed by blind indexes fewer times.
@@ -885,22 +908,73 @@ void ConsentService::ResolveRun(BatchInProgress* b) {
   std::vector<std::span<const domain::Identifier>> sets;
   sets.reserve(b->valid.size() - b->next);
   for (size_t k = b->next; k < b->valid.size(); ++k) sets.emplace_back(b->events[b->valid[k]].identifiers);
-  b->run_k.emplace(subjects_.ResolveBatch(sets, &b->resolved));
+  identity::SubjectRegistry::PlannedFn planned_fn;
+  if (on_planned) {
+    // Views into *b's vectors, which nothing resizes from here on (moving
+    // the BatchInProgress keeps their storage).
+    planned_fn = [b, &on_planned](std::vector<identity::Resolution> resolved) {
+      PlannedRun run;
+      run.events = b->events;
+      run.index = std::span<const size_t>(b->valid.data() + b->next, resolved.size());
+      run.purposes = b->purposes;
+      run.policy = b->policy;
+      run.resolved = std::move(resolved);
+      on_planned(std::move(run));
+    };
+  }
+  b->run_k.emplace(subjects_.ResolveBatch(sets, &b->resolved, planned_fn));
 }
 
-std::vector<Result<RecordResult>> ConsentService::FinishBatch(BatchInProgress b) {
+namespace {
+
+// Whether `run` was prepared from the resolutions that became durable.
+bool PreparedFrom(const std::vector<size_t>& prepared_index, const std::vector<domain::Sid>& prepared_sids,
+                  const std::vector<bool>& prepared_created, std::span<const size_t> index,
+                  std::span<const identity::Resolution> resolved) {
+  if (prepared_index.size() != index.size() || resolved.size() < index.size()) return false;
+  for (size_t k = 0; k < index.size(); ++k) {
+    const bool created = resolved[k].outcome == identity::Resolution::Outcome::kCreated;
+    if (prepared_index[k] != index[k] || prepared_sids[k] != resolved[k].sid || prepared_created[k] != created) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<Result<RecordResult>> ConsentService::FinishBatch(BatchInProgress b, std::shared_ptr<PreparedRun> early) {
   while (b.next < b.valid.size()) {
     if (!b.run_k) ResolveRun(&b);
     const Result<size_t> k = std::move(*b.run_k);
     b.run_k.reset();
     const size_t n = b.valid.size() - b.next;
     std::span<const size_t> run(b.valid.data() + b.next, n);
+    // Only the first run can have been prepared early. Dropped, its locks
+    // released (whoever else holds the pointer), before anything else here
+    // takes a subject's lock.
+    std::shared_ptr<PreparedRun> prepared = std::move(early);
+    auto drop = [&prepared] {
+      if (prepared) prepared->locks.clear();
+      prepared.reset();
+    };
     if (!k.ok()) {
+      drop();
       for (size_t i : run) b.results[i] = k.status();
       b.next += n;
       continue;
     }
-    if (*k > 0) RecordRun(b.events, run.first(*k), b.purposes, b.resolved, *b.policy, &b.results);
+    if (*k > 0) {
+      if (prepared && !PreparedFrom(prepared->index, prepared->sids, prepared->created, run.first(*k), b.resolved)) {
+        drop();
+      }
+      if (prepared) {
+        WriteRun(*prepared, &b.results);
+      } else {
+        RecordRun(b.events, run.first(*k), b.purposes, b.resolved, *b.policy, &b.results);
+      }
+    }
+    drop();
     b.next += *k;
     if (*k < n) {
       // This event needs the full resolution rules: Record's path.
@@ -936,19 +1010,26 @@ Status ConsentService::StateParts(const domain::Sid& root, std::string_view purp
   return Status::Ok();
 }
 
+std::shared_ptr<ConsentService::PreparedRun> ConsentService::PrepareRun(PlannedRun run) {
+  auto prepared = std::make_shared<PreparedRun>();
+  BuildRun(run.events, run.index, run.purposes, run.resolved, *run.policy, prepared.get());
+  return prepared;  // run.resolved, with the new subjects' keys, is wiped here
+}
+
 void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<const size_t> index,
-                               const std::vector<std::vector<std::string>>& purposes,
+                               std::span<const std::vector<std::string>> purposes,
                                std::span<const identity::Resolution> resolved, const policies::PolicySet& policy,
                                std::vector<Result<RecordResult>>* results) {
-  // What one purpose of one event becomes.
-  struct Item {
-    size_t event = 0;
-    std::string purpose;
-    std::array<uint8_t, 32> dedupe{};
-    size_t pending = SIZE_MAX;        // index in `pending` (and in the Append), or SIZE_MAX for a duplicate
-    size_t duplicate_of = SIZE_MAX;   // an earlier item of this run
-    std::optional<RecordedConsent> stored;  // a duplicate of a stored event
-  };
+  PreparedRun run;
+  BuildRun(events, index, purposes, resolved, policy, &run);
+  WriteRun(run, results);
+}
+
+void ConsentService::BuildRun(std::span<const ConsentEvent> events, std::span<const size_t> index,
+                              std::span<const std::vector<std::string>> purposes,
+                              std::span<const identity::Resolution> resolved, const policies::PolicySet& policy,
+                              PreparedRun* run) {
+  using Item = PreparedRun::Item;
   // Per (subject, purpose): the subject's own row as this run leaves it, and
   // the best row of the subjects merged into it (unchanged by the run: it
   // holds no merge).
@@ -959,32 +1040,48 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
   std::unordered_map<std::array<uint8_t, 32>, size_t, DedupeKeyHash> seen;  // dedupe key -> item
   current.reserve(index.size());
   seen.reserve(index.size());
-  std::vector<Item> items;
-  std::vector<Pending> pending;
-  std::vector<bool> failed(index.size(), false);
+  std::vector<Item>& items = run->items;
+  std::vector<Pending>& pending = run->pending;
+  run->index.assign(index.begin(), index.end());
+  run->failed.assign(index.size(), false);
+  run->sids.reserve(index.size());
+  run->created.reserve(index.size());
+  // Keys of subjects this run's resolution creates, when it is not durable
+  // yet (PrepareRun): their key rows cannot be read, evidence is sealed
+  // under these.
+  std::unordered_map<domain::Sid, const vault::DataKey*> new_keys;
+  for (size_t k = 0; k < index.size(); ++k) {
+    run->sids.push_back(resolved[k].sid);
+    run->created.push_back(resolved[k].outcome == identity::Resolution::Outcome::kCreated);
+    if (resolved[k].created_key) new_keys.emplace(resolved[k].sid, &*resolved[k].created_key);
+  }
+  auto fail = [&](size_t k, Status st) {
+    run->errors.emplace_back(k, std::move(st));
+    run->failed[k] = true;
+  };
 
   // Events for one subject are serialized: hold the locks of every subject
   // of the run, in lock order.
   std::set<size_t> lock_ids;
-  for (const identity::Resolution& r : resolved) lock_ids.insert(&LockFor(r.sid) - subject_locks_.data());
-  std::vector<std::unique_lock<std::mutex>> locks;
-  for (size_t id : lock_ids) locks.emplace_back(subject_locks_[id]);
+  for (size_t k = 0; k < index.size(); ++k) lock_ids.insert(&LockFor(resolved[k].sid) - subject_locks_.data());
+  for (size_t id : lock_ids) run->locks.emplace_back(subject_locks_[id]);
 
   const uint64_t base_seq = ledger_.Size();  // placeholder seqs order rows as the commit will
   for (size_t k = 0; k < index.size(); ++k) {
     const ConsentEvent& e = events[index[k]];
     const domain::Sid& sid = resolved[k].sid;
-    const bool created = resolved[k].outcome == identity::Resolution::Outcome::kCreated;
+    const bool created = run->created[k];
     std::vector<domain::Sid> group = {sid};
     if (!created) {
       Result<std::vector<domain::Sid>> g = GroupOf(sid);
       if (!g.ok()) {
-        (*results)[index[k]] = g.status();
-        failed[k] = true;
+        fail(k, g.status());
         continue;
       }
       group = std::move(*g);
     }
+    auto key = new_keys.find(sid);
+    const vault::DataKey* new_key = key == new_keys.end() ? nullptr : key->second;
     for (const std::string& purpose : purposes[index[k]]) {
       Item it;
       it.event = k;
@@ -999,8 +1096,7 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
       if (!created) {  // a new subject has no stored events
         Result<std::optional<RecordedConsent>> d = FindDuplicate(group, e, purpose);
         if (!d.ok()) {
-          (*results)[index[k]] = d.status();
-          failed[k] = true;
+          fail(k, d.status());
           break;
         }
         if (*d) {
@@ -1013,17 +1109,15 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
       if (fresh && !created) {
         Status ss = StateParts(sid, purpose, &cur->second.own, &cur->second.merged);
         if (!ss.ok()) {
-          (*results)[index[k]] = ss;
-          failed[k] = true;
+          fail(k, ss);
           break;
         }
       }
       std::optional<ConsentState> state = cur->second.own;
       if (cur->second.merged && (!state || Beats(*cur->second.merged, *state))) state = cur->second.merged;
-      Result<Pending> p = BuildPending(sid, e, purpose, state, policy);
+      Result<Pending> p = BuildPending(sid, e, purpose, state, policy, new_key);
       if (!p.ok()) {
-        (*results)[index[k]] = p.status();
-        failed[k] = true;
+        fail(k, p.status());
         break;
       }
       if (p->decision.replaces_state) {
@@ -1035,6 +1129,14 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
       items.push_back(std::move(it));
     }
   }
+}
+
+void ConsentService::WriteRun(PreparedRun& run, std::vector<Result<RecordResult>>* results) {
+  using Item = PreparedRun::Item;
+  std::vector<Pending>& pending = run.pending;
+  const std::vector<Item>& items = run.items;
+  const std::vector<size_t>& index = run.index;
+  for (auto& [k, st] : run.errors) (*results)[index[k]] = std::move(st);
 
   // One durable transaction for the run's entries and rows.
   std::vector<uint64_t> seqs;
@@ -1057,12 +1159,13 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
       return Status::Ok();
     });
   }
+  run.locks.clear();  // durable (or failed): the subjects' next events may go
 
   // Results, in event order. An event that failed above keeps its error; a
   // failed commit fails every event that had an entry in it.
   std::vector<RecordResult> out(index.size());
   std::vector<bool> in_commit(index.size(), false);
-  for (size_t k = 0; k < index.size(); ++k) out[k].sid = resolved[k].sid;
+  for (size_t k = 0; k < index.size(); ++k) out[k].sid = run.sids[k];
   for (const Item& it : items) {
     RecordedConsent c;
     if (it.stored) {
@@ -1080,7 +1183,7 @@ void ConsentService::RecordRun(std::span<const ConsentEvent> events, std::span<c
     out[it.event].recorded.push_back(std::move(c));
   }
   for (size_t k = 0; k < index.size(); ++k) {
-    if (failed[k]) continue;  // its error is set; earlier purposes stand, as with Record
+    if (run.failed[k]) continue;  // its error is set; earlier purposes stand, as with Record
     if (!s.ok() && in_commit[k]) {
       (*results)[index[k]] = s;
     } else {

@@ -206,13 +206,41 @@ class ConsentService {
   // The checks of every event and the resolution of the batch's first run of
   // subjects (durable when the run resolved). The events must outlive the
   // result.
-  BatchInProgress StartBatch(std::span<const ConsentEvent> events);
+  //
+  // `on_planned`, when given, is called once on StartBatch's thread when the
+  // subjects of the batch's first run are planned and BEFORE their
+  // transaction is written (SubjectRegistry::ResolveBatch's on_planned), so
+  // that another thread can PrepareRun the run's consent meanwhile. Not
+  // called when nothing was planned.
+  struct PlannedRun {
+    // Views into the batch: valid while its BatchInProgress lives (moves
+    // included: they point into its vectors' storage).
+    std::span<const ConsentEvent> events;
+    std::span<const size_t> index;                       // the run's events
+    std::span<const std::vector<std::string>> purposes;  // of every event of the batch
+    std::shared_ptr<const policies::PolicySet> policy;
+    std::vector<identity::Resolution> resolved;  // of index[i]; kCreated ones carry created_key
+  };
+  using RunPlannedFn = std::function<void(PlannedRun run)>;
+  BatchInProgress StartBatch(std::span<const ConsentEvent> events, const RunPlannedFn& on_planned = nullptr);
+  // The consent of a planned run, decided and encoded ahead of its write:
+  // the checks against stored state and earlier events, dedupe keys,
+  // sealed evidence, ledger entries. Holds the run's subject locks from
+  // PrepareRun until FinishBatch (or its destruction), so both must happen
+  // on one thread, and no Record of those subjects may run on that thread
+  // meanwhile. Consent this batch's FinishBatch has not written yet must
+  // not be written in between (PrepareRun read the state before it).
+  struct PreparedRun;
+  std::shared_ptr<PreparedRun> PrepareRun(PlannedRun run);
   // Records what StartBatch resolved and the rest of the batch; returns what
   // RecordBatch(events) returns. RecordBatch(e) is FinishBatch(StartBatch(e)).
   // A StartBatch of later events may run meanwhile on another thread when
   // `batch.ResolvedWhole()`; their consent is recorded after this returns,
   // so each subject's events keep the file's order.
-  std::vector<Result<RecordResult>> FinishBatch(BatchInProgress batch);
+  // `early`: PrepareRun of this batch's first run (null: none). It is
+  // written when the resolutions that became durable are the ones it was
+  // prepared from, and is otherwise dropped and the run prepared again.
+  std::vector<Result<RecordResult>> FinishBatch(BatchInProgress batch, std::shared_ptr<PreparedRun> early = nullptr);
 
   // The consent state for `purpose` of the subject `identifier` belongs to,
   // through the query cache when one is set (never older than the last
@@ -313,12 +341,22 @@ class ConsentService {
   Result<RecordResult> RecordPrepared(const ConsentEvent& event, const std::vector<std::string>& purposes,
                                       const policies::PolicySet& policy);
   // Resolves batch->valid[next..] as one run (SubjectRegistry::ResolveBatch).
-  void ResolveRun(BatchInProgress* batch);
-  // RecordBatch for a run of prepared events whose subjects were resolved.
+  void ResolveRun(BatchInProgress* batch, const RunPlannedFn& on_planned = nullptr);
+  // RecordBatch for a run of prepared events whose subjects were resolved:
+  // PrepareRun, then WriteRun.
   void RecordRun(std::span<const ConsentEvent> events, std::span<const size_t> index,
-                 const std::vector<std::vector<std::string>>& purposes,
+                 std::span<const std::vector<std::string>> purposes,
                  std::span<const identity::Resolution> resolved, const policies::PolicySet& policy,
                  std::vector<Result<RecordResult>>* results);
+  // Decides and encodes the consent of a run of resolved events into *run
+  // (taking their subjects' locks); reads stored state, writes nothing.
+  // Subjects created by resolutions not durable yet need created_key.
+  void BuildRun(std::span<const ConsentEvent> events, std::span<const size_t> index,
+                std::span<const std::vector<std::string>> purposes, std::span<const identity::Resolution> resolved,
+                const policies::PolicySet& policy, PreparedRun* run);
+  // Writes a prepared run in one durable transaction and fills the results
+  // of its events; releases its locks.
+  void WriteRun(PreparedRun& run, std::vector<Result<RecordResult>>* results);
   // The state row of `root` itself and the best row of the subjects merged
   // into it, for `purpose`.
   Status StateParts(const domain::Sid& root, std::string_view purpose, std::optional<domain::ConsentState>* own,

@@ -471,40 +471,63 @@ Result<ImportReport> ImportFile(ConsentService& service, const std::string& path
       report.listed.push_back({line, std::move(reason)});
     }
   };
-  // A pipeline of three stages on the machine's two cores: the parser
-  // thread reads batch N+2, a resolver thread resolves the subjects of batch
-  // N+1 (ConsentService::StartBatch: checks, identity rows), and this thread
-  // records batch N's consent (FinishBatch). Batch N+1 is started only when
-  // batch N needs no resolution of its own any more (ResolvedWhole), and its
-  // consent is recorded after batch N's, so each subject's events keep the
-  // file's order.
+  // A pipeline on the machine's two cores. The parser thread reads batch
+  // N+2; a resolver thread checks batch N+1 and plans its subjects, then
+  // writes them (ConsentService::StartBatch: checks, identity transaction);
+  // this thread prepares batch N+1's consent (PrepareRun) while those
+  // subjects are written, and writes it once they are durable (FinishBatch).
+  // The resolver starts batch N+1 only when batch N needs no resolution of
+  // its own any more (ResolvedWhole), and its consent is prepared and
+  // written after batch N's, so each subject's events keep the file's order
+  // and the writer is rarely idle: batch N's consent is written while batch
+  // N+1 is planned, and N+1's consent prepared while N+1's subjects are
+  // written (docs/import.md).
   struct Started {
     Batch batch;
     std::optional<ConsentService::BatchInProgress> progress;
   };
-  auto start_batch = [&](Batch b) {
-    Started st{std::move(b), std::nullopt};
-    if (st.batch.error.ok() && !options.one_by_one) st.progress.emplace(service.StartBatch(st.batch.events));
-    return st;
+  struct Launched {
+    std::future<std::optional<ConsentService::PlannedRun>> planned;  // nullopt: nothing planned
+    std::future<Started> started;
   };
-  Started cur = start_batch(queue.Pop());
+  auto launch = [&] {
+    auto planned = std::make_shared<std::promise<std::optional<ConsentService::PlannedRun>>>();
+    Launched l;
+    l.planned = planned->get_future();
+    l.started = std::async(std::launch::async, [&, planned] {
+      Started st{queue.Pop(), std::nullopt};
+      bool told = false;
+      if (st.batch.error.ok() && !options.one_by_one) {
+        st.progress.emplace(service.StartBatch(st.batch.events, [&](ConsentService::PlannedRun run) {
+          told = true;
+          planned->set_value(std::move(run));
+        }));
+      }
+      if (!told) planned->set_value(std::nullopt);
+      return st;
+    });
+    return l;
+  };
+  Launched cur = launch();
   for (;;) {
-    Batch& b = cur.batch;
+    std::shared_ptr<ConsentService::PreparedRun> early;
+    std::optional<ConsentService::PlannedRun> planned = cur.planned.get();
+    if (planned) early = service.PrepareRun(std::move(*planned));
+    Started st = cur.started.get();
+    Batch& b = st.batch;
     if (!b.error.ok()) {
       fatal = b.error;
       break;
     }
-    std::future<Started> next;
-    if (!b.last && cur.progress && cur.progress->ResolvedWhole()) {
-      next = std::async(std::launch::async, [&] { return start_batch(queue.Pop()); });
-    }
+    std::optional<Launched> next;
+    if (!b.last && st.progress && st.progress->ResolvedWhole()) next = launch();
     report.rows += b.rows;
     for (RejectedRow& r : b.rejected) reject(r.line, std::move(r.reason));
     std::vector<Result<RecordResult>> results;
     if (options.one_by_one) {
       for (const ConsentEvent& e : b.events) results.push_back(service.Record(e));
     } else {
-      results = service.FinishBatch(std::move(*cur.progress));
+      results = service.FinishBatch(std::move(*st.progress), std::move(early));
     }
     for (size_t i = 0; i < results.size(); ++i) {
       if (!results[i].ok()) {
@@ -521,7 +544,7 @@ Result<ImportReport> ImportFile(ConsentService& service, const std::string& path
     if (report.listed.size() > options.max_listed) report.listed.resize(options.max_listed);
     if (options.progress) options.progress({b.bytes_read, total, report.rows, report.rejected});
     if (b.last) break;
-    cur = next.valid() ? next.get() : start_batch(queue.Pop());
+    cur = next ? std::move(*next) : launch();
   }
   queue.Close();
   parser.join();

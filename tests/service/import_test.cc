@@ -307,6 +307,114 @@ TEST_CASE("StartBatch resolves a batch of new and known subjects whole, but not 
   CHECK_FALSE(q->allowed);
 }
 
+TEST_CASE("import: evidence of subjects the batch creates is sealed, before they are durable, under their new keys") {
+  // Every event names a new person with evidence: the pipeline prepares
+  // each batch's consent (and seals its evidence) while the batch's
+  // subjects, and their keys, are still being written.
+  std::string history;
+  for (int i = 0; i < 40; ++i) {
+    json e = {{"identifiers", json::array({{{"kind", "email"}, {"value", "new" + std::to_string(i) + "@example.com"}}})},
+              {"purpose", "email_marketing"},
+              {"decision", "granted"},
+              {"occurred_at", FormatTimestampMillis(T("2024-01-01T00:00:00Z") + i * 60000LL)},
+              {"source", {{"system", "klaviyo"}, {"method", "import"}}},
+              {"evidence", {{"ip", "192.0.2." + std::to_string(i)}}}};
+    history += e.dump() + "\n";
+  }
+  ImportEnv env;
+  ImportReport r = env.Import(env.Write("h.jsonl", history), /*one_by_one=*/false, 8);
+  REQUIRE(r.rejected == 0);
+  REQUIRE(r.recorded == 40);
+  ConsentService& svc = env.rt->consents();
+  for (int i = 0; i < 40; ++i) {
+    INFO("person " << i);
+    std::optional<domain::Sid> sid;
+    Result<ConsentAnswer> q = svc.Query(
+        domain::Identifier{domain::IdentifierKind::Email(), "new" + std::to_string(i) + "@example.com", ""},
+        "email_marketing", "", &sid);
+    REQUIRE(q.ok());
+    CHECK(q->allowed);
+    REQUIRE(sid);
+    Result<std::vector<HistoryItem>> h = svc.History(*sid);
+    REQUIRE(h.ok());
+    REQUIRE(h->size() == 1);
+    REQUIRE((*h)[0].evidence);
+    CHECK(json::parse(*(*h)[0].evidence)["ip"] == "192.0.2." + std::to_string(i));
+  }
+}
+
+TEST_CASE("FinishBatch drops a run prepared from other resolutions than the durable ones and records the batch afresh") {
+  ImportEnv env;
+  ConsentService& svc = env.rt->consents();
+  std::vector<ConsentEvent> events;
+  for (int i = 0; i < 6; ++i) {
+    events.push_back(Decode(json({{"identifiers", json::array({{{"kind", "email"}, {"value", "s" + std::to_string(i) + "@example.com"}}})},
+                                  {"purpose", "email_marketing"},
+                                  {"decision", i % 2 ? "granted" : "withdrawn"},
+                                  {"occurred_at", "2024-03-01T10:00:00Z"},
+                                  {"source", {{"system", "klaviyo"}, {"method", "import"}}}})
+                                .dump()));
+  }
+  std::optional<ConsentService::PlannedRun> planned;
+  ConsentService::BatchInProgress b =
+      svc.StartBatch(events, [&](ConsentService::PlannedRun run) { planned = std::move(run); });
+  REQUIRE(planned);
+  REQUIRE(planned->resolved.size() == 6);
+  for (const identity::Resolution& res : planned->resolved) {
+    CHECK(res.outcome == identity::Resolution::Outcome::kCreated);
+    CHECK(res.created_key);  // the planned subjects' keys, for sealing before they are durable
+  }
+  // As if a concurrent change had made the registry plan again: the first
+  // two subjects swapped. Written as prepared, each would get the other's
+  // decision.
+  std::swap(planned->resolved[0].sid, planned->resolved[1].sid);
+  std::shared_ptr<ConsentService::PreparedRun> early = svc.PrepareRun(std::move(*planned));
+  std::vector<Result<RecordResult>> r = svc.FinishBatch(std::move(b), early);
+  early.reset();
+  REQUIRE(r.size() == 6);
+  for (int i = 0; i < 6; ++i) {
+    INFO("event " << i);
+    REQUIRE(r[i].ok());
+    std::optional<domain::Sid> sid;
+    Result<ConsentAnswer> q = svc.Query(
+        domain::Identifier{domain::IdentifierKind::Email(), "s" + std::to_string(i) + "@example.com", ""},
+        "email_marketing", "", &sid);
+    REQUIRE(q.ok());
+    CHECK(q->allowed == (i % 2 == 1));
+    REQUIRE(sid);
+    CHECK(r[i]->sid == *sid);
+  }
+  CHECK(env.rt->ledger().Size() > 0);
+}
+
+TEST_CASE("FinishBatch writes a run prepared from the durable resolutions as it was prepared") {
+  ImportEnv env;
+  ConsentService& svc = env.rt->consents();
+  std::vector<ConsentEvent> events;
+  for (int i = 0; i < 4; ++i) {
+    events.push_back(Decode(json({{"identifiers", json::array({{{"kind", "email"}, {"value", "w" + std::to_string(i) + "@example.com"}}})},
+                                  {"purpose", "email_marketing"},
+                                  {"decision", "granted"},
+                                  {"occurred_at", "2024-03-01T10:00:00Z"},
+                                  {"source", {{"system", "klaviyo"}, {"method", "import"}}}})
+                                .dump()));
+  }
+  std::optional<ConsentService::PlannedRun> planned;
+  ConsentService::BatchInProgress b =
+      svc.StartBatch(events, [&](ConsentService::PlannedRun run) { planned = std::move(run); });
+  REQUIRE(planned);
+  std::shared_ptr<ConsentService::PreparedRun> early = svc.PrepareRun(std::move(*planned));
+  const uint64_t commits = env.rt->ledger().stats().commits;
+  std::vector<Result<RecordResult>> r = svc.FinishBatch(std::move(b), early);
+  REQUIRE(r.size() == 4);
+  for (const Result<RecordResult>& x : r) {
+    REQUIRE(x.ok());
+    REQUIRE(x->recorded.size() == 1);
+    CHECK(x->recorded[0].outcome == policies::ConflictOutcome::kApply);
+  }
+  CHECK(env.rt->ledger().stats().commits == commits + 1);  // the prepared run, in one transaction
+}
+
 TEST_CASE("import: batches large enough to be checked in two halves give the same results as one at a time") {
   // RecordBatch and ResolveBatch check a batch of 4,096 or more events in
   // two halves at the same time; malformed rows sit in both halves.
