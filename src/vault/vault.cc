@@ -9,7 +9,11 @@ CREATE TABLE IF NOT EXISTS vault_subject_keys(
   kek_id  INTEGER NOT NULL,     -- id of the key-encryption key that wrapped it
   wrapped BLOB NOT NULL         -- nonce || XChaCha20-Poly1305(data key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS vault_subject_keys_by_kek ON vault_subject_keys(kek_id);
+-- No index on kek_id (there was one, vault_subject_keys_by_kek): KEK
+-- rotation asks for kek_id <> current, which no index answers (SQLite walks
+-- the table in sid order), while every new subject paid an insert into it.
+-- Dropped from older files.
+DROP INDEX IF EXISTS vault_subject_keys_by_kek;
 CREATE TABLE IF NOT EXISTS vault_records(
   id         INTEGER PRIMARY KEY,
   sid        BLOB NOT NULL,

@@ -223,5 +223,36 @@ TEST_CASE("Opening a file made with the key_id index drops it, and blind-index r
   CHECK(first->rows_remaining == 7);
 }
 
+
+TEST_CASE("Opening a file made with the kek_id index drops it, and KEK rotation still finds every subject",
+          "[identity][rotation]") {
+  TestEnv env;
+  std::vector<Person> people = MakePeople(env, 6, "oldkek");
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(env.db_path().c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "CREATE INDEX vault_subject_keys_by_kek ON vault_subject_keys(kek_id)", nullptr,
+                         nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  env.Reopen();
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(env.db_path().c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'vault_subject_keys_by_kek'", -1, &q,
+                             nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(q, 0) == 0);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  Result<vault::RotationProgress> r =
+      RotateKek(env.db_path(), env.ledger(), env.keys(), vault::RotationOptions(), env.clock());
+  REQUIRE(r.ok());
+  CHECK(r->finished);
+  CHECK(r->rows_this_run == 6);
+  env.Reopen();
+  CheckEveryoneReadable(env, people);
+}
+
 }  // namespace
 }  // namespace consentd::identity
