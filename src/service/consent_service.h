@@ -226,7 +226,8 @@ class ConsentService {
   // The consent of a planned run, decided and encoded ahead of its write:
   // the checks against stored state and earlier events, dedupe keys,
   // sealed evidence, ledger entries. Holds the run's subject locks from
-  // PrepareRun until FinishBatch (or its destruction), so both must happen
+  // PrepareRun until FinishBatch writes or drops it (or until it is
+  // destroyed, when it never reaches FinishBatch), so both must happen
   // on one thread, and no Record of those subjects may run on that thread
   // meanwhile. Consent this batch's FinishBatch has not written yet must
   // not be written in between (PrepareRun read the state before it).
@@ -343,7 +344,7 @@ class ConsentService {
   // Resolves batch->valid[next..] as one run (SubjectRegistry::ResolveBatch).
   void ResolveRun(BatchInProgress* batch, const RunPlannedFn& on_planned = nullptr);
   // RecordBatch for a run of prepared events whose subjects were resolved:
-  // PrepareRun, then WriteRun.
+  // BuildRun, then WriteRun.
   void RecordRun(std::span<const ConsentEvent> events, std::span<const size_t> index,
                  std::span<const std::vector<std::string>> purposes,
                  std::span<const identity::Resolution> resolved, const policies::PolicySet& policy,
