@@ -308,14 +308,16 @@ TEST_CASE("StartBatch resolves a batch of new and known subjects whole, but not 
 }
 
 TEST_CASE("import: evidence of subjects the batch creates is sealed, before they are durable, under their new keys") {
-  // Every event names a new person with evidence: the pipeline prepares
-  // each batch's consent (and seals its evidence) while the batch's
-  // subjects, and their keys, are still being written.
+  // Every person is new and has two events with evidence in one batch (the
+  // second resolves to the subject the first creates): the pipeline
+  // prepares each batch's consent, and seals its evidence, while the
+  // batch's subjects and their keys are still being written.
   std::string history;
   for (int i = 0; i < 40; ++i) {
-    json e = {{"identifiers", json::array({{{"kind", "email"}, {"value", "new" + std::to_string(i) + "@example.com"}}})},
+    const int person = i / 2;
+    json e = {{"identifiers", json::array({{{"kind", "email"}, {"value", "new" + std::to_string(person) + "@example.com"}}})},
               {"purpose", "email_marketing"},
-              {"decision", "granted"},
+              {"decision", i % 2 ? "withdrawn" : "granted"},
               {"occurred_at", FormatTimestampMillis(T("2024-01-01T00:00:00Z") + i * 60000LL)},
               {"source", {{"system", "klaviyo"}, {"method", "import"}}},
               {"evidence", {{"ip", "192.0.2." + std::to_string(i)}}}};
@@ -326,20 +328,22 @@ TEST_CASE("import: evidence of subjects the batch creates is sealed, before they
   REQUIRE(r.rejected == 0);
   REQUIRE(r.recorded == 40);
   ConsentService& svc = env.rt->consents();
-  for (int i = 0; i < 40; ++i) {
-    INFO("person " << i);
+  for (int person = 0; person < 20; ++person) {
+    INFO("person " << person);
     std::optional<domain::Sid> sid;
     Result<ConsentAnswer> q = svc.Query(
-        domain::Identifier{domain::IdentifierKind::Email(), "new" + std::to_string(i) + "@example.com", ""},
+        domain::Identifier{domain::IdentifierKind::Email(), "new" + std::to_string(person) + "@example.com", ""},
         "email_marketing", "", &sid);
     REQUIRE(q.ok());
-    CHECK(q->allowed);
+    CHECK_FALSE(q->allowed);  // the later event, a withdrawal
     REQUIRE(sid);
     Result<std::vector<HistoryItem>> h = svc.History(*sid);
     REQUIRE(h.ok());
-    REQUIRE(h->size() == 1);
-    REQUIRE((*h)[0].evidence);
-    CHECK(json::parse(*(*h)[0].evidence)["ip"] == "192.0.2." + std::to_string(i));
+    REQUIRE(h->size() == 2);
+    for (int k = 0; k < 2; ++k) {
+      REQUIRE((*h)[k].evidence);
+      CHECK(json::parse(*(*h)[k].evidence)["ip"] == "192.0.2." + std::to_string(2 * person + k));
+    }
   }
 }
 
