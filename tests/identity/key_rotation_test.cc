@@ -189,6 +189,20 @@ TEST_CASE("Blind-index rotation interrupted mid-way resumes and ends with every 
 namespace consentd::identity {
 namespace {
 
+// Whether the file at `path` has a table or index named `name`.
+bool HasSchemaObject(const std::string& path, const std::string& name) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = ?", -1, &q, nullptr) == SQLITE_OK);
+  sqlite3_bind_text(q, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  const bool found = sqlite3_column_int(q, 0) > 0;
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return found;
+}
+
 TEST_CASE("Opening a file made with the key_id index drops it, and blind-index rotation still counts every row",
           "[identity][rotation]") {
   TestEnv env;
@@ -201,19 +215,7 @@ TEST_CASE("Opening a file made with the key_id index drops it, and blind-index r
     sqlite3_close(db);
   }
   env.Reopen();
-  auto has_index = [&] {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(env.db_path().c_str(), &db) == SQLITE_OK);
-    sqlite3_stmt* q = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'identity_identifiers_by_key'",
-                               -1, &q, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-    const bool found = sqlite3_column_int(q, 0) > 0;
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return found;
-  };
-  CHECK_FALSE(has_index());
+  CHECK_FALSE(HasSchemaObject(env.db_path(), "identity_identifiers_by_key"));
   vault::RotationOptions some;
   some.batch_size = 5;
   some.max_rows = 5;
@@ -236,15 +238,7 @@ TEST_CASE("Opening a file made with the kek_id index drops it, and KEK rotation 
     sqlite3_close(db);
   }
   env.Reopen();
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(env.db_path().c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* q = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'vault_subject_keys_by_kek'", -1, &q,
-                             nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(q, 0) == 0);
-  sqlite3_finalize(q);
-  sqlite3_close(db);
+  CHECK_FALSE(HasSchemaObject(env.db_path(), "vault_subject_keys_by_kek"));
   Result<vault::RotationProgress> r =
       RotateKek(env.db_path(), env.ledger(), env.keys(), vault::RotationOptions(), env.clock());
   REQUIRE(r.ok());
