@@ -858,6 +858,17 @@ struct ConsentService::PreparedRun {
   std::vector<bool> failed;                        // per event of the run
   std::vector<std::pair<size_t, Status>> errors;   // (position in the run, error) of failed events
   std::vector<std::unique_lock<std::mutex>> locks;
+
+  // Whether this run was prepared for the events `run` with the
+  // resolutions that became durable.
+  bool PreparedFrom(std::span<const size_t> run, std::span<const identity::Resolution> resolved) const {
+    if (index.size() != run.size() || resolved.size() < run.size()) return false;
+    for (size_t k = 0; k < run.size(); ++k) {
+      const bool was_created = resolved[k].outcome == identity::Resolution::Outcome::kCreated;
+      if (index[k] != run[k] || sids[k] != resolved[k].sid || created[k] != was_created) return false;
+    }
+    return true;
+  }
 };
 
 std::vector<Result<RecordResult>> ConsentService::RecordBatch(std::span<const ConsentEvent> events) {
@@ -925,24 +936,6 @@ void ConsentService::ResolveRun(BatchInProgress* b, const RunPlannedFn& on_plann
   b->run_k.emplace(subjects_.ResolveBatch(sets, &b->resolved, planned_fn));
 }
 
-namespace {
-
-// Whether `run` was prepared from the resolutions that became durable.
-bool PreparedFrom(const std::vector<size_t>& prepared_index, const std::vector<domain::Sid>& prepared_sids,
-                  const std::vector<bool>& prepared_created, std::span<const size_t> index,
-                  std::span<const identity::Resolution> resolved) {
-  if (prepared_index.size() != index.size() || resolved.size() < index.size()) return false;
-  for (size_t k = 0; k < index.size(); ++k) {
-    const bool created = resolved[k].outcome == identity::Resolution::Outcome::kCreated;
-    if (prepared_index[k] != index[k] || prepared_sids[k] != resolved[k].sid || prepared_created[k] != created) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
 std::vector<Result<RecordResult>> ConsentService::FinishBatch(BatchInProgress b, std::shared_ptr<PreparedRun> early) {
   while (b.next < b.valid.size()) {
     if (!b.run_k) ResolveRun(&b);
@@ -965,7 +958,7 @@ std::vector<Result<RecordResult>> ConsentService::FinishBatch(BatchInProgress b,
       continue;
     }
     if (*k > 0) {
-      if (prepared && !PreparedFrom(prepared->index, prepared->sids, prepared->created, run.first(*k), b.resolved)) {
+      if (prepared && !prepared->PreparedFrom(run.first(*k), b.resolved)) {
         drop();
       }
       if (prepared) {

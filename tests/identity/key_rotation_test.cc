@@ -189,6 +189,14 @@ TEST_CASE("Blind-index rotation interrupted mid-way resumes and ends with every 
 namespace consentd::identity {
 namespace {
 
+// Runs `sql` on the file at `path` through a connection of its own.
+void ExecOnFile(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
 // Whether the file at `path` has a table or index named `name`.
 bool HasSchemaObject(const std::string& path, const std::string& name) {
   sqlite3* db = nullptr;
@@ -207,13 +215,7 @@ TEST_CASE("Opening a file made with the key_id index drops it, and blind-index r
           "[identity][rotation]") {
   TestEnv env;
   std::vector<Person> people = MakePeople(env, 6, "oldidx");  // 12 identifiers
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(env.db_path().c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, "CREATE INDEX identity_identifiers_by_key ON identity_identifiers(key_id)", nullptr,
-                         nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
+  ExecOnFile(env.db_path(), "CREATE INDEX identity_identifiers_by_key ON identity_identifiers(key_id)");  // as older versions made it
   env.Reopen();
   CHECK_FALSE(HasSchemaObject(env.db_path(), "identity_identifiers_by_key"));
   vault::RotationOptions some;
@@ -225,18 +227,11 @@ TEST_CASE("Opening a file made with the key_id index drops it, and blind-index r
   CHECK(first->rows_remaining == 7);
 }
 
-
 TEST_CASE("Opening a file made with the kek_id index drops it, and KEK rotation still finds every subject",
           "[identity][rotation]") {
   TestEnv env;
   std::vector<Person> people = MakePeople(env, 6, "oldkek");
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(env.db_path().c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, "CREATE INDEX vault_subject_keys_by_kek ON vault_subject_keys(kek_id)", nullptr,
-                         nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
+  ExecOnFile(env.db_path(), "CREATE INDEX vault_subject_keys_by_kek ON vault_subject_keys(kek_id)");  // as older versions made it
   env.Reopen();
   CHECK_FALSE(HasSchemaObject(env.db_path(), "vault_subject_keys_by_kek"));
   Result<vault::RotationProgress> r =

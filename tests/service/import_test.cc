@@ -362,10 +362,13 @@ std::vector<ConsentEvent> NewPeople(const std::string& prefix, int n) {
   return events;
 }
 
-// StartBatch, keeping what it announced as planned.
+// StartBatch, keeping what it announced as planned (it must announce).
 ConsentService::BatchInProgress StartPlanned(ConsentService& svc, std::span<const ConsentEvent> events,
                                              std::optional<ConsentService::PlannedRun>* planned) {
-  return svc.StartBatch(events, [planned](ConsentService::PlannedRun run) { *planned = std::move(run); });
+  ConsentService::BatchInProgress b =
+      svc.StartBatch(events, [planned](ConsentService::PlannedRun run) { *planned = std::move(run); });
+  REQUIRE(*planned);
+  return b;
 }
 
 TEST_CASE("FinishBatch drops a run prepared from other resolutions than the durable ones and records the batch afresh") {
@@ -374,7 +377,6 @@ TEST_CASE("FinishBatch drops a run prepared from other resolutions than the dura
   const std::vector<ConsentEvent> events = NewPeople("s", 6);
   std::optional<ConsentService::PlannedRun> planned;
   ConsentService::BatchInProgress b = StartPlanned(svc, events, &planned);
-  REQUIRE(planned);
   REQUIRE(planned->resolved.size() == 6);
   for (const identity::Resolution& res : planned->resolved) {
     CHECK(res.outcome == identity::Resolution::Outcome::kCreated);
@@ -408,7 +410,6 @@ TEST_CASE("FinishBatch writes a run prepared from the durable resolutions as it 
   const std::vector<ConsentEvent> events = NewPeople("w", 4);
   std::optional<ConsentService::PlannedRun> planned;
   ConsentService::BatchInProgress b = StartPlanned(svc, events, &planned);
-  REQUIRE(planned);
   std::shared_ptr<ConsentService::PreparedRun> early = svc.PrepareRun(std::move(*planned));
   const uint64_t commits = env.rt->ledger().stats().commits;
   std::vector<Result<RecordResult>> r = svc.FinishBatch(std::move(b), early);
