@@ -606,6 +606,36 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
       db = nullptr;
     }
   } end_read{db_->handle()};
+  // Every blind index of the batch, computed once (the current key's first
+  // for each identifier), and what the read transaction holds for each,
+  // looked up in blind-index order: the keys are random, so lookups in the
+  // sets' order read a different page of identity_identifiers each time
+  // (a pread of a page the connection's small cache no longer holds), while
+  // in key order consecutive lookups land on the same leaf. The same reads
+  // in the same transaction: only their order differs.
+  std::vector<std::vector<KeyedBlindIndex>> alls;  // per identifier, the sets' order
+  std::unordered_map<BlindIndex, Sid, BlindIndexHash> stored;  // the hits only
+  {
+    size_t count = 0;
+    for (const std::vector<NormalizedIdentifier>& ids : sets) count += ids.size();
+    alls.reserve(count);
+    std::vector<BlindIndex> keys;
+    keys.reserve(count);
+    for (const std::vector<NormalizedIdentifier>& ids : sets) {
+      for (const NormalizedIdentifier& id : ids) {
+        alls.push_back(indexer_.All(id));
+        for (const KeyedBlindIndex& k : alls.back()) keys.push_back(k.bidx);
+      }
+    }
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    for (const BlindIndex& b : keys) {
+      Result<std::optional<Sid>> root = RootOfLocked(b);
+      if (!root.ok()) return root.status();
+      if (*root) stored.emplace(b, **root);
+    }
+  }
+  size_t next_all = 0;
   for (; done < sets.size(); ++done) {
     const std::vector<NormalizedIdentifier>& ids = sets[done];
     std::vector<std::pair<BlindIndex, std::optional<Sid>>> expect;
@@ -613,20 +643,20 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
     size_t matched = 0;
     bool mixed = false;
     current.clear();
-    for (const NormalizedIdentifier& id : ids) {
+    for (size_t i = 0; i < ids.size(); ++i) {
       std::optional<Sid> root;
-      const std::vector<KeyedBlindIndex> all = indexer_.All(id);  // the current key's first
+      const std::vector<KeyedBlindIndex>& all = alls[next_all++];
       current.push_back(all.front());
       auto it = planned.find(current.back().bidx);
       if (it != planned.end()) {
         root = it->second;
       } else {
-        std::vector<BlindIndex> probed;
-        Result<std::optional<Sid>> r = LookupRootLocked(all, &probed);
-        if (!r.ok()) return r.status();
-        root = *r;
-        for (size_t p = 0; p < probed.size(); ++p) {
-          expect.emplace_back(probed[p], p + 1 == probed.size() ? root : std::nullopt);
+        // As LookupRootLocked: the first candidate stored, in key order.
+        for (const KeyedBlindIndex& k : all) {
+          auto hit = stored.find(k.bidx);
+          if (hit != stored.end()) root = hit->second;
+          expect.emplace_back(k.bidx, root);
+          if (root) break;
         }
       }
       if (!root) continue;
