@@ -65,9 +65,14 @@ struct ImportOptions {
   // events; the process then peaks at about 2.2 GB resident.
   size_t batch_events = 262144;
   // Page cache of the writing connection during the import, in KiB
-  // (ConsentService::SetWriteCacheKib); 0 leaves it as it is. The dirty
-  // pages of a batch should fit, or SQLite spills them mid-transaction.
-  int64_t write_cache_kib = 1 << 20;
+  // (ConsentService::SetWriteCacheKib); 0 leaves it as it is. 256 MiB: the
+  // pages written at random places (blind-index keyed) fit, and what does
+  // not fit is written to the WAL before COMMIT (a spill, harmless in WAL
+  // mode). 1 GiB cost more than it saved: every page of memory the process
+  // touches for the first time is a page fault and a zeroed page, and at
+  // 1,000,000 events 256 MiB ran at 1.08x to 1.15x the rate of 1 GiB, and
+  // 128 MiB in between (docs/benchmarks.md, "Import (seventh session)").
+  int64_t write_cache_kib = 1 << 18;
   size_t max_row_bytes = 64 << 10;        // longer rows are rejected unread
   size_t max_listed = 100;                // rejected rows listed (all are counted)
   bool one_by_one = false;                // Record() per event (tests compare both paths)
