@@ -19,8 +19,15 @@ CREATE TABLE IF NOT EXISTS identity_aliases(
   merged_ms     INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS identity_aliases_by_survivor ON identity_aliases(surviving_sid);
+-- A rowid table with a unique index on bidx, not a WITHOUT ROWID table
+-- keyed by bidx: blind indexes are random, so every batch of new identifiers
+-- lands all over the key space, and a random-key B-tree holding the ~190-byte
+-- rows rewrote most of its pages at each commit. Now the rows grow at the
+-- table's end and only the narrow index (bidx, rowid) takes the random
+-- inserts. Older files are migrated by MigrateIdentifiersToRowid (below).
 CREATE TABLE IF NOT EXISTS identity_identifiers(
-  bidx       BLOB PRIMARY KEY,       -- keyed BLAKE2b-256 of "<kind>:<value>"
+  id         INTEGER PRIMARY KEY,
+  bidx       BLOB NOT NULL UNIQUE,   -- keyed BLAKE2b-256 of "<kind>:<value>"
   root_sid   BLOB NOT NULL,          -- the subject it resolves to
   owner_sid  BLOB NOT NULL,          -- the subject whose data key sealed `sealed`
   kind       TEXT NOT NULL,
@@ -29,7 +36,7 @@ CREATE TABLE IF NOT EXISTS identity_identifiers(
   sealed     BLOB NOT NULL,          -- normalized value, sealed (vault/cipher.h)
   base_bidx  BLOB,                   -- emails: blind index of the address without +tag
   created_ms INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS identity_identifiers_by_root ON identity_identifiers(root_sid);
 -- No index on key_id (there was one, identity_identifiers_by_key): blind-index
 -- rotation asks for key_id <> current, which no index answers (SQLite scans),
@@ -59,9 +66,38 @@ std::string EmailBaseInput(std::string_view canonical_email) {
   return "email_base:" + (base ? *base : std::string(canonical_email));
 }
 
+// Files written before the rowid layout hold identity_identifiers as a
+// WITHOUT ROWID table keyed by bidx (no `id` column). Copies its rows into
+// the new layout, in the caller's transaction; the old table and its
+// indexes are dropped (their pages are overwritten: secure_delete is on),
+// and kSchema then builds the indexes on the new table. A no-op when the
+// table is missing or already has `id`.
+Status MigrateIdentifiersToRowid(sqlite3* db) {
+  Result<vault::Stmt> q = vault::Stmt::Prepare(
+      db,
+      "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'identity_identifiers'),"
+      " (SELECT count(*) FROM pragma_table_info('identity_identifiers') WHERE name = 'id')");
+  if (!q.ok()) return q.status();
+  Result<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal("schema query returned no row");
+  const bool exists = q->Int(0) != 0;
+  const bool has_id = q->Int(1) != 0;
+  q->Reset();
+  if (!exists || has_id) return Status::Ok();
+  constexpr const char* kColumns = "bidx, root_sid, owner_sid, kind, qualifier, key_id, sealed, base_bidx, created_ms";
+  const std::string sql = std::string("ALTER TABLE identity_identifiers RENAME TO identity_identifiers_old;") +
+                          kSchema + "INSERT INTO identity_identifiers(" + kColumns + ") SELECT " + kColumns +
+                          " FROM identity_identifiers_old ORDER BY created_ms, bidx;"
+                          "DROP TABLE identity_identifiers_old;";
+  return vault::Exec(db, sql.c_str());
+}
+
 Status EnsureSchema(sqlite3* db) {
   Status s = vault::Vault::EnsureSchema(db);
   if (!s.ok()) return s;
+  s = MigrateIdentifiersToRowid(db);
+  if (!s.ok()) return s.WithContext("migrate identity_identifiers to a rowid table");
   return vault::Exec(db, kSchema);
 }
 

@@ -243,5 +243,73 @@ TEST_CASE("Opening a file made with the kek_id index drops it, and KEK rotation 
   CheckEveryoneReadable(env, people);
 }
 
+
+// How many columns named `column` the table `table` of the file at `path` has.
+int ColumnCount(const std::string& path, const std::string& table, const std::string& column) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?", -1, &q, nullptr) ==
+          SQLITE_OK);
+  sqlite3_bind_text(q, 1, table.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 2, column.c_str(), -1, SQLITE_TRANSIENT);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  const int n = sqlite3_column_int(q, 0);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST_CASE("Opening a file whose identifier table is keyed by blind index migrates it to a rowid table and loses no row",
+          "[identity][rotation]") {
+  domain::IdentityRules rules;
+  rules.suggest_plus_tag_merges = true;  // reads identity_identifiers_by_base
+  TestEnv env(rules);
+  std::vector<Person> people = MakePeople(env, 6, "rowid");  // 12 identifiers
+  // The layout older versions made: WITHOUT ROWID, keyed by bidx.
+  ExecOnFile(env.db_path(),
+             "CREATE TABLE old_layout(bidx BLOB PRIMARY KEY, root_sid BLOB NOT NULL, owner_sid BLOB NOT NULL,"
+             " kind TEXT NOT NULL, qualifier TEXT NOT NULL, key_id INTEGER NOT NULL, sealed BLOB NOT NULL,"
+             " base_bidx BLOB, created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+             "INSERT INTO old_layout SELECT bidx, root_sid, owner_sid, kind, qualifier, key_id, sealed, base_bidx,"
+             " created_ms FROM identity_identifiers;"
+             "DROP TABLE identity_identifiers;"
+             "ALTER TABLE old_layout RENAME TO identity_identifiers;"
+             "CREATE INDEX identity_identifiers_by_root ON identity_identifiers(root_sid);"
+             "CREATE INDEX identity_identifiers_by_base ON identity_identifiers(base_bidx) WHERE base_bidx IS NOT NULL;");
+  REQUIRE(ColumnCount(env.db_path(), "identity_identifiers", "id") == 0);
+
+  env.Reopen();
+  CHECK(ColumnCount(env.db_path(), "identity_identifiers", "id") == 1);
+  CHECK(HasSchemaObject(env.db_path(), "identity_identifiers_by_root"));
+  CHECK(HasSchemaObject(env.db_path(), "identity_identifiers_by_base"));
+  CHECK_FALSE(HasSchemaObject(env.db_path(), "identity_identifiers_old"));
+  CheckEveryoneReadable(env, people);  // lookups by blind index, identifiers by root
+  // A known identifier still resolves to its subject; a new one links.
+  Result<Resolution> known = env.registry().Resolve(std::vector<domain::Identifier>{Email(people[2].email)});
+  REQUIRE(known.ok());
+  CHECK(known->outcome == Resolution::Outcome::kExisting);
+  CHECK(known->sid == people[2].sid);
+  Result<Resolution> fresh = env.registry().Resolve(std::vector<domain::Identifier>{Email("rowid-new@example.com")});
+  REQUIRE(fresh.ok());
+  CHECK(fresh->outcome == Resolution::Outcome::kCreated);
+  // The base index answers the plus-tag check after the migration.
+  Result<Resolution> tagged = env.registry().Resolve(std::vector<domain::Identifier>{Email("rowid1+news@example.com")});
+  REQUIRE(tagged.ok());
+  CHECK(tagged->review_ids.size() == 1);
+  // Opening again finds the new layout and changes nothing.
+  env.Reopen();
+  CheckEveryoneReadable(env, people);
+  // Blind-index rotation rewrites every migrated row.
+  vault::RotationOptions all;
+  all.retire_old_keys = true;
+  Result<vault::RotationProgress> rotated = RotateBlindIndex(env.db_path(), env.ledger(), env.keys(), all, env.clock());
+  REQUIRE(rotated.ok());
+  CHECK(rotated->finished);
+  CHECK(rotated->rows_this_run == 14);  // 12 + the new identifier + the tagged one
+  env.Reopen();
+  CheckEveryoneReadable(env, people);
+}
+
 }  // namespace
 }  // namespace consentd::identity
