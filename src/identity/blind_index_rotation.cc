@@ -76,7 +76,9 @@ Result<vault::RotationProgress> RotateBlindIndexKey(vault::Database& db, vault::
       if (!kind.ok()) return Status::Corruption("identity_identifiers holds an unknown kind");
       domain::NormalizedIdentifier id{*kind, r.qualifier, std::move(*value)};
       r.bidx = indexer.Current(id);
-      if (kind->type() == domain::IdentifierType::kEmail) r.base = indexer.CurrentOf(EmailBaseInput(id.value));
+      if (kind->type() == domain::IdentifierType::kEmail && StoresEmailBase(id.value)) {
+        r.base = indexer.CurrentOf(EmailBaseInput(id.value));
+      }
     }
     const uint32_t to = ring.current().id;
     const uint64_t n = rows.size();

@@ -61,6 +61,8 @@ std::string IdentifierSealPurpose(std::string_view kind, std::string_view qualif
   return "identifier:" + std::string(kind) + ":" + std::string(qualifier);
 }
 
+bool StoresEmailBase(std::string_view canonical_email) { return EmailWithoutPlusTag(canonical_email).has_value(); }
+
 std::string EmailBaseInput(std::string_view canonical_email) {
   std::optional<std::string> base = EmailWithoutPlusTag(canonical_email);
   return "email_base:" + (base ? *base : std::string(canonical_email));

@@ -34,6 +34,13 @@ std::string IdentifierSealPurpose(std::string_view kind, std::string_view qualif
 // by the canonical address without its +tag (or the address itself).
 std::string EmailBaseInput(std::string_view canonical_email);
 
+// Whether the identifier row of an email (canonical) stores the blind index
+// of its +tag-less base (base_bidx): only when the address has a +tag. The
+// plus-tag check finds the base address itself by its own blind index, so
+// plain addresses, nearly all of them, add nothing to the base index, which
+// takes its inserts at random pages (docs/identity.md §4).
+bool StoresEmailBase(std::string_view canonical_email);
+
 // Creates the identity and vault tables if missing and sets
 // secure_delete=ON on `db`. Idempotent.
 Status EnsureSchema(sqlite3* db);

@@ -10,6 +10,7 @@
 
 #include "src/base/bytes.h"
 #include "src/base/run_parts.h"
+#include "src/identity/email.h"
 #include "src/identity/normalizer.h"
 #include "src/vault/cipher.h"
 
@@ -211,6 +212,43 @@ Result<std::optional<Sid>> SubjectRegistry::LookupRootLocked(std::span<const Key
     if (!root.ok() || *root) return root;
   }
   return std::optional<Sid>();
+}
+
+Result<std::vector<Sid>> SubjectRegistry::PlusTagRootsLocked(const NormalizedIdentifier& email) const {
+  std::vector<Sid> roots;
+  // Rows that carry the base's blind index: addresses with a +tag (and, in
+  // files written before plain addresses stopped carrying it, every email).
+  Result<Stmt> stmt = db_->Cached("SELECT DISTINCT root_sid FROM identity_identifiers WHERE base_bidx = ?");
+  if (!stmt.ok()) return stmt.status();
+  for (const KeyedBlindIndex& k : indexer_.AllOf(EmailBaseInput(email.value))) {
+    stmt->Bind(1, BytesOf(k.bidx));
+    for (;;) {
+      Result<bool> row = stmt->Step();
+      if (!row.ok()) {
+        stmt->Reset();
+        return row.status();
+      }
+      if (!*row) break;
+      Result<Sid> sid = SidFromColumn(stmt->Blob(0));
+      if (!sid.ok()) {
+        stmt->Reset();
+        return sid.status();
+      }
+      roots.push_back(*sid);
+    }
+    stmt->Reset();
+  }
+  // The base address itself, by its own blind index. (For an address
+  // without a +tag that is the address: its own row, if any, which the
+  // callers already hold as their match.)
+  std::optional<std::string> base = EmailWithoutPlusTag(email.value);
+  if (base) {
+    NormalizedIdentifier plain{email.kind, email.qualifier, std::move(*base)};
+    Result<std::optional<Sid>> root = LookupRootLocked(indexer_.All(plain), nullptr);
+    if (!root.ok()) return root.status();
+    if (*root) roots.push_back(**root);
+  }
+  return roots;
 }
 
 Result<std::vector<BlindIndex>> SubjectRegistry::ProbesOf(const domain::Identifier& identifier) const {
@@ -687,18 +725,9 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
         if (pb != planned_base.end()) {
           for (const Sid& s : pb->second) similar = similar || create || s != *common;
         }
-        Result<Stmt> stmt = db_->Cached("SELECT DISTINCT root_sid FROM identity_identifiers WHERE base_bidx = ?");
-        if (!stmt.ok()) return stmt.status();
-        for (const KeyedBlindIndex& k : base) {
-          stmt->Bind(1, BytesOf(k.bidx));
-          for (;;) {
-            Result<bool> row = stmt->Step();
-            if (!row.ok()) return row.status();
-            if (!*row) break;
-            similar = similar || create || stmt->Blob(0) != std::string(AsChars(common->bytes()));
-          }
-          stmt->Reset();
-        }
+        Result<std::vector<Sid>> relatives = PlusTagRootsLocked(id);
+        if (!relatives.ok()) return relatives.status();
+        for (const Sid& s : *relatives) similar = similar || create || s != *common;
       }
       if (similar) break;
     }
@@ -722,9 +751,9 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
       l.qualifier = id.qualifier;
       l.bidx = current[i];
       if (id.kind.type() == domain::IdentifierType::kEmail) {
-        l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
-        // Read only by the plus-tag check above.
-        if (rules_.suggest_plus_tag_merges) planned_base[l.base->bidx].insert(sid);
+        if (StoresEmailBase(id.value)) l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
+        // Read only by the plus-tag check above; every address, tagged or not.
+        if (rules_.suggest_plus_tag_merges) planned_base[indexer_.CurrentOf(EmailBaseInput(id.value)).bidx].insert(sid);
       }
       l.sealed = vault::Seal(key.key.bytes, sid, IdentifierSealPurpose(l.kind, l.qualifier), id.value);
       planned[l.bidx.bidx] = sid;
@@ -853,7 +882,9 @@ Result<Resolution> SubjectRegistry::PlanResolution(const std::vector<NormalizedI
     l.kind = id.kind.Name();
     l.qualifier = id.qualifier;
     l.bidx = indexer_.Current(id);
-    if (id.kind.type() == domain::IdentifierType::kEmail) l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
+    if (id.kind.type() == domain::IdentifierType::kEmail && StoresEmailBase(id.value)) {
+      l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
+    }
     l.sealed = vault::Seal(it->second.bytes, root, IdentifierSealPurpose(l.kind, l.qualifier), id.value);
     plan.entries.push_back({"subject.linked", LinkedPayload(root, l.kind)});
     plan.links.push_back(std::move(l));
@@ -993,25 +1024,13 @@ Result<Resolution> SubjectRegistry::PlanResolution(const std::vector<NormalizedI
     if (rules_.suggest_plus_tag_merges) {
       for (const NormalizedIdentifier& id : ids) {
         if (id.kind.type() != domain::IdentifierType::kEmail) continue;
-        std::vector<Sid> similar;
+        Result<std::vector<Sid>> similar = Status::Internal("unset");
         {
           std::unique_lock<std::mutex> lock = db_->Lock();
-          Result<Stmt> stmt = db_->Cached("SELECT DISTINCT root_sid FROM identity_identifiers WHERE base_bidx = ?");
-          if (!stmt.ok()) return stmt.status();
-          for (const KeyedBlindIndex& k : indexer_.AllOf(EmailBaseInput(id.value))) {
-            stmt->Bind(1, BytesOf(k.bidx));
-            for (;;) {
-              Result<bool> row = stmt->Step();
-              if (!row.ok()) return row.status();
-              if (!*row) break;
-              Result<Sid> sid = SidFromColumn(stmt->Blob(0));
-              if (!sid.ok()) return sid.status();
-              similar.push_back(*sid);
-            }
-            stmt->Reset();
-          }
+          similar = PlusTagRootsLocked(id);
         }
-        for (const Sid& s : similar) {
+        if (!similar.ok()) return similar.status();
+        for (const Sid& s : *similar) {
           if (std::find(group_roots.begin(), group_roots.end(), s) != group_roots.end()) continue;
           Status st = queue_review(target, s, "email_plus_tag");
           if (!st.ok()) return st;

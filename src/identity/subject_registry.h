@@ -293,6 +293,11 @@ class SubjectRegistry {
   // connection the calling thread holds from db_->Lock().
   Result<std::optional<domain::Sid>> LookupRootLocked(std::span<const KeyedBlindIndex> candidates,
                                                       std::vector<BlindIndex>* probed) const;
+  // The roots of the subjects holding an email with the +tag-less base of
+  // `email` (an email identifier): rows indexed by the base (tagged
+  // addresses) and the row of the base address itself. May repeat a root.
+  // REQUIRES: the calling thread holds a connection from db_->Lock().
+  Result<std::vector<domain::Sid>> PlusTagRootsLocked(const domain::NormalizedIdentifier& email) const;
   Result<Resolution> ResolveOnce(const std::vector<domain::NormalizedIdentifier>& ids,
                                  const ResolveOptions& options);
   // ResolveOnce up to the write: fills *plan and returns the resolution.
