@@ -30,7 +30,19 @@ std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 // Payload builders. Every string written here is a sid in hex, a kind name
 // ([a-z0-9_:.-]), a review id (hex) or a fixed reason token: nothing needs
 // JSON escaping and nothing is personal data.
-std::string CreatedPayload(const Sid& sid) { return "{\"sid\":" + Quoted(sid.ToHex()) + "}"; }
+// A new subject and the identifiers linked to it in the same transaction,
+// right after its creation, are one entry: their kinds, in link order, are
+// in its "kinds" (no subject.linked entry each). A third of an import's
+// entries were these links (docs/benchmarks.md, "Import (seventh session)").
+std::string CreatedPayload(const Sid& sid, const std::vector<std::string>& kinds = {}) {
+  std::string p = "{\"sid\":" + Quoted(sid.ToHex());
+  if (!kinds.empty()) {
+    p += ",\"kinds\":[";
+    for (size_t i = 0; i < kinds.size(); ++i) p += (i ? "," : "") + Quoted(kinds[i]);
+    p += "]";
+  }
+  return p + "}";
+}
 std::string LinkedPayload(const Sid& sid, const std::string& kind) {
   return "{\"sid\":" + Quoted(sid.ToHex()) + ",\"kind\":" + Quoted(kind) + "}";
 }
@@ -742,7 +754,8 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
     // As ResolveOnce's create_subject and link.
     const Sid sid = sid_generator_();
     vault::NewSubjectKey key = vault_->MakeSubjectKey(sid);
-    plan.entries.push_back({"subject.created", CreatedPayload(sid)});
+    const size_t created_entry = plan.entries.size();
+    plan.entries.push_back({"subject.created", ""});
     for (size_t i = 0; i < ids.size(); ++i) {
       const NormalizedIdentifier& id = ids[i];
       Plan::Link l;
@@ -757,10 +770,10 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
       }
       l.sealed = vault::Seal(key.key.bytes, sid, IdentifierSealPurpose(l.kind, l.qualifier), id.value);
       planned[l.bidx.bidx] = sid;
-      plan.entries.push_back({"subject.linked", LinkedPayload(sid, l.kind)});
       res.linked_kinds.push_back(l.kind);
       plan.links.push_back(std::move(l));
     }
+    plan.entries[created_entry].payload = CreatedPayload(sid, res.linked_kinds);
     plan.new_subjects.push_back(std::move(key));
     plan.expect_lookup.insert(plan.expect_lookup.end(), expect.begin(), expect.end());
     res.outcome = Resolution::Outcome::kCreated;
@@ -862,11 +875,19 @@ Result<Resolution> SubjectRegistry::PlanResolution(const std::vector<NormalizedI
     return Status::Ok();
   };
   std::map<Sid, vault::DataKey> keys;  // data keys of subjects that get links
+  // The subject.created entry that links right after it extend, while it
+  // is the plan's last entry.
+  size_t created_entry = SIZE_MAX;
+  Sid created_sid;
+  std::vector<std::string> created_kinds;
   auto create_subject = [&]() -> Sid {
     Sid sid = sid_generator_();
     vault::NewSubjectKey key = vault_->MakeSubjectKey(sid);
     keys[sid] = key.key;
     plan.new_subjects.push_back(std::move(key));
+    created_entry = plan.entries.size();
+    created_sid = sid;
+    created_kinds.clear();
     plan.entries.push_back({"subject.created", CreatedPayload(sid)});
     return sid;
   };
@@ -886,7 +907,12 @@ Result<Resolution> SubjectRegistry::PlanResolution(const std::vector<NormalizedI
       l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
     }
     l.sealed = vault::Seal(it->second.bytes, root, IdentifierSealPurpose(l.kind, l.qualifier), id.value);
-    plan.entries.push_back({"subject.linked", LinkedPayload(root, l.kind)});
+    if (created_entry + 1 == plan.entries.size() && root == created_sid) {
+      created_kinds.push_back(l.kind);
+      plan.entries.back().payload = CreatedPayload(root, created_kinds);
+    } else {
+      plan.entries.push_back({"subject.linked", LinkedPayload(root, l.kind)});
+    }
     plan.links.push_back(std::move(l));
     res.linked_kinds.push_back(id.kind.Name());
     return Status::Ok();

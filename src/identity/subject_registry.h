@@ -3,8 +3,8 @@
 // crypto-shreds subjects. Every change is one LedgerWriter transaction whose
 // ledger entries name only sids and identifier kinds:
 //
-//   subject.created        {"sid"}
-//   subject.linked         {"sid","kind"}                 one per identifier
+//   subject.created        {"sid"[,"kinds":[...]]}        kinds linked at creation
+//   subject.linked         {"sid","kind"}                 one per later identifier
 //   subject.merged         {"sid","merged_sid","reason","rule"}
 //   subject.merge_queued   {"review","sids":[a,b],"reason","rule"}
 //   subject.review_rejected {"review"}
