@@ -347,6 +347,7 @@ void Parse(std::FILE* f, const ImportOptions& options, BatchQueue* queue) {
   std::string row;
   std::vector<std::string> fields;
   uint64_t line = 0;
+  size_t limit = std::max<size_t>(1, std::min(options.first_batch_events, options.batch_events));
   auto flush = [&](bool last) {
     batch.bytes_read = reader.bytes();
     batch.last = last;
@@ -389,7 +390,8 @@ void Parse(std::FILE* f, const ImportOptions& options, BatchQueue* queue) {
     }
     batch.events.push_back(std::move(e));
     batch.lines.push_back(line);
-    if (batch.events.size() >= options.batch_events) {
+    if (batch.events.size() >= limit) {
+      limit = std::min(limit * 2, options.batch_events);
       flush(false);
       if (queue->closed()) return;
     }

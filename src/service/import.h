@@ -64,6 +64,12 @@ struct ImportOptions {
   // (4 runs for 1,000,000 events) took 7% less CPU than 2^16 at 200,000
   // events; the process then peaks at about 2.2 GB resident.
   size_t batch_events = 262144;
+  // The first batch's size; each next one doubles up to batch_events. The
+  // writer has nothing to do until the first batch is parsed and planned
+  // (3.4 s for 2^18 events); at 1,000,000 events a first batch of 2^16 or
+  // 2^15 ran at 1.06x-1.12x the rate of 2^18 (docs/benchmarks.md, "Import
+  // (seventh session)"), once the writer no longer bounded every step.
+  size_t first_batch_events = 65536;
   // Page cache of the writing connection during the import, in KiB
   // (ConsentService::SetWriteCacheKib); 0 leaves it as it is. 256 MiB: the
   // pages written at random places (blind-index keyed) fit, and what does

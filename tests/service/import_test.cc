@@ -64,11 +64,16 @@ struct ImportEnv {
     return path;
   }
   ImportReport Import(const std::string& path, bool one_by_one, size_t batch = 37,
-                      ImportFormat format = ImportFormat::kJsonLines) {
+                      ImportFormat format = ImportFormat::kJsonLines, size_t first_batch = SIZE_MAX,
+                      std::vector<uint64_t>* rows_after_batch = nullptr) {
     ImportOptions o;
     o.format = format;
     o.one_by_one = one_by_one;
     o.batch_events = batch;
+    o.first_batch_events = first_batch;
+    if (rows_after_batch != nullptr) {
+      o.progress = [rows_after_batch](const ImportProgress& p) { rows_after_batch->push_back(p.rows); };
+    }
     o.max_listed = 1000;
     o.decode_json = [](std::string_view line, ConsentEvent* e) -> Status {
       json j = json::parse(line.begin(), line.end(), nullptr, false);
@@ -235,6 +240,27 @@ TEST_CASE("import: the batch path gives the same results as recording one event 
   // Some events took the one-by-one path inside the batch (new phone next
   // to a known email): the file has partial overlaps.
   CHECK(batch.rt->ledger().stats().commits < one.rt->ledger().stats().commits / 4);
+}
+
+TEST_CASE("import: the first batches double from first_batch_events up to batch_events and give the same results") {
+  const std::string history = History(300, 11);
+  ImportEnv one, batch;
+  ImportReport r1 = one.Import(one.Write("h.jsonl", history), /*one_by_one=*/true);
+  std::vector<uint64_t> rows_after;
+  ImportReport r2 = batch.Import(batch.Write("h.jsonl", history), /*one_by_one=*/false, 37,
+                                 ImportFormat::kJsonLines, /*first_batch=*/5, &rows_after);
+  REQUIRE(r1.rejected == 0);
+  // Batches of 5, 10, 20, then 37 each (no row of this history is rejected).
+  REQUIRE(rows_after.size() >= 5);
+  CHECK(std::vector<uint64_t>(rows_after.begin(), rows_after.begin() + 5) == std::vector<uint64_t>{5, 15, 35, 72, 109});
+  CHECK(rows_after.back() == 300);
+  CHECK(r2.recorded == r1.recorded);
+  CHECK(r2.entries == r1.entries);
+  Snapshot a = Take(*one.rt), b = Take(*batch.rt);
+  CheckSameConsentEntries(a, b);
+  CHECK(a.identity == b.identity);
+  CHECK(a.state == b.state);
+  CHECK(a.outbox == b.outbox);
 }
 
 // A history where every event names one person by email only: no event
