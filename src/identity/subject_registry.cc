@@ -764,9 +764,13 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
       l.qualifier = id.qualifier;
       l.bidx = current[i];
       if (id.kind.type() == domain::IdentifierType::kEmail) {
-        if (StoresEmailBase(id.value)) l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
-        // Read only by the plus-tag check above; every address, tagged or not.
-        if (rules_.suggest_plus_tag_merges) planned_base[indexer_.CurrentOf(EmailBaseInput(id.value)).bidx].insert(sid);
+        const bool stored_base = StoresEmailBase(id.value);
+        if (stored_base || rules_.suggest_plus_tag_merges) {
+          const KeyedBlindIndex base = indexer_.CurrentOf(EmailBaseInput(id.value));
+          if (stored_base) l.base = base;
+          // Read only by the plus-tag check above: every address, tagged or not.
+          if (rules_.suggest_plus_tag_merges) planned_base[base.bidx].insert(sid);
+        }
       }
       l.sealed = vault::Seal(key.key.bytes, sid, IdentifierSealPurpose(l.kind, l.qualifier), id.value);
       planned[l.bidx.bidx] = sid;
@@ -907,7 +911,7 @@ Result<Resolution> SubjectRegistry::PlanResolution(const std::vector<NormalizedI
       l.base = indexer_.CurrentOf(EmailBaseInput(id.value));
     }
     l.sealed = vault::Seal(it->second.bytes, root, IdentifierSealPurpose(l.kind, l.qualifier), id.value);
-    if (created_entry + 1 == plan.entries.size() && root == created_sid) {
+    if (created_entry != SIZE_MAX && created_entry + 1 == plan.entries.size() && root == created_sid) {
       created_kinds.push_back(l.kind);
       plan.entries.back().payload = CreatedPayload(root, created_kinds);
     } else {
