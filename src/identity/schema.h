@@ -38,7 +38,7 @@ std::string EmailBaseInput(std::string_view canonical_email);
 // of its +tag-less base (base_bidx): only when the address has a +tag. The
 // plus-tag check finds the base address itself by its own blind index, so
 // plain addresses, nearly all of them, add nothing to the base index, which
-// takes its inserts at random pages (docs/identity.md §4).
+// takes its inserts at random pages (docs/identity.md §2).
 bool StoresEmailBase(std::string_view canonical_email);
 
 // Creates the identity and vault tables if missing and sets
