@@ -62,7 +62,7 @@ struct ImportOptions {
   // because each transaction rewrites every page it touches in tables keyed
   // by random ids (docs/benchmarks.md "Service (issue 4)", "Import"): 2^18
   // (4 runs for 1,000,000 events) took 7% less CPU than 2^16 at 200,000
-  // events; the process then peaks at about 2.2 GB resident.
+  // events; the process then peaks at about 2.3 GB resident.
   size_t batch_events = 262144;
   // The first batch's size; each next one doubles up to batch_events. The
   // writer has nothing to do until the first batch is parsed and planned
