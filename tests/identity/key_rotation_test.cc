@@ -17,6 +17,7 @@ namespace {
 using domain::Sid;
 using testing::Email;
 using testing::Phone;
+using testing::ScalarOnFile;
 using testing::TestEnv;
 
 struct Person {
@@ -197,18 +198,10 @@ void ExecOnFile(const std::string& path, const char* sql) {
   sqlite3_close(db);
 }
 
-// Whether the file at `path` has a table or index named `name`.
+// Whether the file at `path` has a table or index named `name` (a plain
+// identifier).
 bool HasSchemaObject(const std::string& path, const std::string& name) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* q = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = ?", -1, &q, nullptr) == SQLITE_OK);
-  sqlite3_bind_text(q, 1, name.c_str(), -1, SQLITE_TRANSIENT);
-  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-  const bool found = sqlite3_column_int(q, 0) > 0;
-  sqlite3_finalize(q);
-  sqlite3_close(db);
-  return found;
+  return ScalarOnFile(path, "SELECT count(*) FROM sqlite_schema WHERE name = '" + name + "'") > 0;
 }
 
 TEST_CASE("Opening a file made with the key_id index drops it, and blind-index rotation still counts every row",
@@ -244,20 +237,9 @@ TEST_CASE("Opening a file made with the kek_id index drops it, and KEK rotation 
 }
 
 
-// How many columns named `column` the table `table` of the file at `path` has.
-int ColumnCount(const std::string& path, const std::string& table, const std::string& column) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* q = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?", -1, &q, nullptr) ==
-          SQLITE_OK);
-  sqlite3_bind_text(q, 1, table.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(q, 2, column.c_str(), -1, SQLITE_TRANSIENT);
-  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-  const int n = sqlite3_column_int(q, 0);
-  sqlite3_finalize(q);
-  sqlite3_close(db);
-  return n;
+// Whether the identifier table of the file at `path` has an `id` column.
+bool IdentifiersHaveRowidColumn(const std::string& path) {
+  return ScalarOnFile(path, "SELECT count(*) FROM pragma_table_info('identity_identifiers') WHERE name = 'id'") == 1;
 }
 
 TEST_CASE("Opening a file whose identifier table is keyed by blind index migrates it to a rowid table and loses no row",
@@ -277,10 +259,10 @@ TEST_CASE("Opening a file whose identifier table is keyed by blind index migrate
              "ALTER TABLE old_layout RENAME TO identity_identifiers;"
              "CREATE INDEX identity_identifiers_by_root ON identity_identifiers(root_sid);"
              "CREATE INDEX identity_identifiers_by_base ON identity_identifiers(base_bidx) WHERE base_bidx IS NOT NULL;");
-  REQUIRE(ColumnCount(env.db_path(), "identity_identifiers", "id") == 0);
+  REQUIRE_FALSE(IdentifiersHaveRowidColumn(env.db_path()));
 
   env.Reopen();
-  CHECK(ColumnCount(env.db_path(), "identity_identifiers", "id") == 1);
+  CHECK(IdentifiersHaveRowidColumn(env.db_path()));
   CHECK(HasSchemaObject(env.db_path(), "identity_identifiers_by_root"));
   CHECK(HasSchemaObject(env.db_path(), "identity_identifiers_by_base"));
   CHECK_FALSE(HasSchemaObject(env.db_path(), "identity_identifiers_old"));

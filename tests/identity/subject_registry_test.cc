@@ -1,8 +1,6 @@
 // Resolution: new subject, existing subject, two subjects linked by a new
 // identifier (merged or queued per rules), conflicting system ids, weak
 // matches, plus-tag suggestions, reviews, and what the ledger records.
-#include <sqlite3.h>
-
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -311,20 +309,6 @@ TEST_CASE("Plus-tag variants of an email produce a review, never a merge", "[ide
   CHECK(reviews->front().reason == "email_plus_tag");
 }
 
-// Rows of identity_identifiers holding a base blind index.
-int64_t RowsWithBase(TestEnv& env) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(env.db_path().c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* q = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM identity_identifiers WHERE base_bidx IS NOT NULL", -1, &q,
-                             nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-  const int64_t n = sqlite3_column_int64(q, 0);
-  sqlite3_finalize(q);
-  sqlite3_close(db);
-  return n;
-}
-
 TEST_CASE("Plus-tag reviews pair a tagged address with its plain base and with tagged siblings, in either order",
           "[identity][plus-tag]") {
   domain::IdentityRules rules;
@@ -350,7 +334,8 @@ TEST_CASE("Plus-tag reviews pair a tagged address with its plain base and with t
   Resolution other = MustResolve(env, {Email("eli+x@example.com")});
   CHECK(other.review_ids.empty());
   // Only the three tagged addresses store a base blind index.
-  CHECK(RowsWithBase(env) == 3);
+  CHECK(testing::ScalarOnFile(env.db_path(), "SELECT count(*) FROM identity_identifiers WHERE base_bidx IS NOT NULL") ==
+        3);
 }
 
 TEST_CASE("Invalid identifiers are rejected as a whole, naming position and kind only", "[identity][resolve]") {

@@ -1,5 +1,7 @@
 #include "tests/identity/test_env.h"
 
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -60,6 +62,18 @@ domain::Identifier Phone(std::string value) {
 }
 domain::Identifier System(domain::IdentifierType type, std::string value, std::string qualifier) {
   return domain::Identifier{domain::IdentifierKind(type), std::move(value), std::move(qualifier)};
+}
+
+int64_t ScalarOnFile(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &q, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  const int64_t n = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return n;
 }
 
 }  // namespace consentd::identity::testing

@@ -45,6 +45,10 @@ class TestEnv {
   std::unique_ptr<SubjectRegistry> registry_;
 };
 
+// The integer in the first column of the first row `sql` returns on the
+// database file at `path`, through a connection of its own (REQUIREs one).
+int64_t ScalarOnFile(const std::string& path, const std::string& sql);
+
 domain::Identifier Email(std::string value);
 domain::Identifier Phone(std::string value);
 domain::Identifier System(domain::IdentifierType type, std::string value, std::string qualifier = "");
