@@ -98,6 +98,17 @@ Hash HashFromBlob(const void* p) {
   return h;
 }
 
+// The checks of Append (Ledger::Check): every kind and payload valid.
+Status CheckEntries(const std::vector<NewEntry>& entries) {
+  for (const NewEntry& e : entries) {
+    Status s = ValidateKind(e.kind);
+    if (!s.ok()) return s;
+    s = ValidatePayload(e.payload);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 // One read-only connection with its statements.
 struct Reader {
   sqlite3* db = nullptr;
@@ -123,7 +134,8 @@ class Ledger::Impl {
   ~Impl() { sqlite3_close_v2(wdb_); }
 
   Status Open();
-  Result<std::vector<AppendedEntry>> Append(std::vector<NewEntry> entries, WriteHook hook);
+  // checked: the entries passed CheckEntries (Ledger::Check).
+  Result<std::vector<AppendedEntry>> Append(std::vector<NewEntry> entries, WriteHook hook, bool checked);
   Status WithReader(const std::function<Status(Reader&)>& fn) const;
   Result<Hash> StoredNode(Reader& r, int level, uint64_t index) const;
   Result<StoredCheckpoint> SignCheckpoint();
@@ -552,12 +564,11 @@ void Ledger::Impl::CommitBatch(std::vector<Writer*>& batch) {
   if (frontier_.size() != old_size && listener_) listener_(frontier_.size());
 }
 
-Result<std::vector<AppendedEntry>> Ledger::Impl::Append(std::vector<NewEntry> entries, WriteHook hook) {
+Result<std::vector<AppendedEntry>> Ledger::Impl::Append(std::vector<NewEntry> entries, WriteHook hook,
+                                                        bool checked) {
   if (options_.read_only) return Status::FailedPrecondition("ledger opened read-only");
-  for (const NewEntry& e : entries) {
-    Status s = ValidateKind(e.kind);
-    if (!s.ok()) return s;
-    s = ValidatePayload(e.payload);
+  if (!checked) {
+    Status s = CheckEntries(entries);
     if (!s.ok()) return s;
   }
   Writer w{&entries, &hook};
@@ -712,7 +723,7 @@ Result<StoredCheckpoint> Ledger::Impl::SignCheckpoint() {
   c.checkpoint.root = *root;
   c.signed_note = options_.signer->SignNote(c.checkpoint.Body());
   c.created_millis = clock_->NowMillis();
-  Result<std::vector<AppendedEntry>> r = Append({}, [&](sqlite3* db, std::span<const AppendedEntry>) {
+  Result<std::vector<AppendedEntry>> r = Append({}, WriteHook([&](sqlite3* db, std::span<const AppendedEntry>) {
     Stmt ins;
     Status ps = ins.Prepare(db, "INSERT INTO ledger_checkpoints(size, root, note, created_ms) VALUES (?, ?, ?, ?)");
     if (!ps.ok()) return ps;
@@ -723,7 +734,7 @@ Result<StoredCheckpoint> Ledger::Impl::SignCheckpoint() {
     int rc = sqlite3_step(ins.get());
     if (rc != SQLITE_DONE) return SqliteError(db, rc, "store checkpoint");
     return Status::Ok();
-  });
+  }), /*checked=*/true);  // no entries to check
   if (!r.ok()) return r.status();
   return c;
 }
@@ -741,7 +752,17 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options) {
 }
 
 Result<std::vector<AppendedEntry>> Ledger::Append(std::vector<NewEntry> entries, WriteHook hook) {
-  return impl_->Append(std::move(entries), std::move(hook));
+  return impl_->Append(std::move(entries), std::move(hook), /*checked=*/false);
+}
+
+Result<std::vector<AppendedEntry>> Ledger::AppendChecked(CheckedEntries entries, WriteHook hook) {
+  return impl_->Append(std::move(entries.entries_), std::move(hook), /*checked=*/true);
+}
+
+Result<CheckedEntries> Ledger::Check(std::vector<NewEntry> entries) {
+  Status s = CheckEntries(entries);
+  if (!s.ok()) return s;
+  return CheckedEntries(std::move(entries));
 }
 
 uint64_t Ledger::Size() const { return impl_->size_.load(); }

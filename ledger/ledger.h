@@ -43,6 +43,25 @@ struct NewEntry {
   std::string payload;
 };
 
+// Entries whose kinds and payloads passed the checks Append makes
+// (Ledger::Check): AppendChecked does not check them again. A
+// caller checks a large batch while the ledger's writer is busy with an
+// earlier transaction, instead of on the way into the queue (checking the
+// JSON of 262,144 consent entries took 0.14 s while the writer waited).
+// Only Ledger::Check makes a non-empty one. Not thread-safe (a value).
+class CheckedEntries {
+ public:
+  CheckedEntries() = default;
+  size_t size() const { return entries_.size(); }
+  // The entries, as plain entries again (which Append checks).
+  std::vector<NewEntry> Release() && { return std::move(entries_); }
+
+ private:
+  friend class Ledger;
+  explicit CheckedEntries(std::vector<NewEntry> entries) : entries_(std::move(entries)) {}
+  std::vector<NewEntry> entries_;
+};
+
 // What the ledger assigned to an appended entry.
 struct AppendedEntry {
   uint64_t seq = 0;
@@ -125,6 +144,13 @@ class Ledger {
   // the call is found wholly stored (entries and hook rows, never in part)
   // after restart. Treat kIOError as "outcome unknown" (tests/ledger/fault_test.cc).
   Result<std::vector<AppendedEntry>> Append(std::vector<NewEntry> entries, WriteHook hook = nullptr);
+  // Append for entries Check passed: they are not checked again.
+  Result<std::vector<AppendedEntry>> AppendChecked(CheckedEntries entries, WriteHook hook = nullptr);
+
+  // The checks Append makes on `entries` (kinds, payloads), with the same
+  // errors (kInvalidArgument naming the problem). Thread-safe, and needs no
+  // ledger: it may run on any thread, at any time before the Append.
+  static Result<CheckedEntries> Check(std::vector<NewEntry> entries);
 
   // Number of durable entries.
   uint64_t Size() const;

@@ -858,6 +858,19 @@ struct ConsentService::PreparedRun {
   std::vector<bool> failed;                        // per event of the run
   std::vector<std::pair<size_t, Status>> errors;   // (position in the run, error) of failed events
   std::vector<std::unique_lock<std::mutex>> locks;
+  // The pending events' entries, moved out of `pending` and checked by
+  // ledger::Ledger::Check (TakeEntries); unset until then.
+  std::optional<Result<ledger::CheckedEntries>> entries;
+
+  // Moves the pending events' entries into `entries`, checked. PrepareRun
+  // does it while the writer is busy with the previous transaction, so that
+  // the Append need not check them on the way in.
+  void TakeEntries() {
+    std::vector<ledger::NewEntry> all;
+    all.reserve(pending.size());
+    for (Pending& p : pending) all.push_back(std::move(p.entry));
+    entries = ledger::Ledger::Check(std::move(all));
+  }
 
   // Whether this run was prepared for the events `run` with the
   // resolutions that became durable.
@@ -1006,6 +1019,7 @@ Status ConsentService::StateParts(const domain::Sid& root, std::string_view purp
 std::shared_ptr<ConsentService::PreparedRun> ConsentService::PrepareRun(PlannedRun run) {
   auto prepared = std::make_shared<PreparedRun>();
   BuildRun(run.events, run.index, run.purposes, run.resolved, *run.policy, prepared.get());
+  prepared->TakeEntries();
   return prepared;  // run.resolved, with the new subjects' keys, is wiped here
 }
 
@@ -1136,10 +1150,11 @@ void ConsentService::WriteRun(PreparedRun& run, std::vector<Result<RecordResult>
   Status s = Status::Ok();
   if (!pending.empty()) {
     const int64_t now = clock_.NowMillis();
-    std::vector<ledger::NewEntry> entries;
-    entries.reserve(pending.size());
-    for (Pending& p : pending) entries.push_back(std::move(p.entry));
-    s = writer_.Write(std::move(entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) -> Status {
+    if (!run.entries) run.TakeEntries();
+    if (!run.entries->ok()) {
+      s = run.entries->status();
+    } else {
+      s = writer_.WriteChecked(std::move(**run.entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) -> Status {
       RowWriter w(db, fan_out_, now);
       for (size_t i = 0; i < pending.size(); ++i) {
         Status ws = w.Write(pending[i], appended[i].seq);
@@ -1151,6 +1166,7 @@ void ConsentService::WriteRun(PreparedRun& run, std::vector<Result<RecordResult>
       for (const ledger::AppendedEntry& a : appended) seqs.push_back(a.seq);
       return Status::Ok();
     });
+    }
   }
   run.locks.clear();  // durable (or failed): the subjects' next events may go
 

@@ -27,6 +27,13 @@ class LedgerWriter {
   // durable; on failure nothing of this call is stored. The hook must not
   // begin, commit or roll back transactions; its non-OK status is returned.
   virtual Status Write(std::vector<ledger::NewEntry> entries, ledger::WriteHook hook) = 0;
+
+  // The same for entries ledger::Ledger::Check passed: a writer that
+  // appends to a ledger skips the checks; by default they are plain
+  // entries again, written (and checked) by Write.
+  virtual Status WriteChecked(ledger::CheckedEntries entries, ledger::WriteHook hook) {
+    return Write(std::move(entries).Release(), std::move(hook));
+  }
 };
 
 // Writes through ledger::Ledger::Append. The ledger must outlive this.
@@ -35,6 +42,9 @@ class LedgerAppender final : public LedgerWriter {
   explicit LedgerAppender(ledger::Ledger& ledger) : ledger_(ledger) {}
   Status Write(std::vector<ledger::NewEntry> entries, ledger::WriteHook hook) override {
     return ledger_.Append(std::move(entries), std::move(hook)).status();
+  }
+  Status WriteChecked(ledger::CheckedEntries entries, ledger::WriteHook hook) override {
+    return ledger_.AppendChecked(std::move(entries), std::move(hook)).status();
   }
 
  private:

@@ -154,6 +154,43 @@ TEST_CASE("Append returns contiguous sequence numbers across calls and batches",
   CHECK(l->ReadEntry(next).status().code() == StatusCode::kNotFound);
 }
 
+TEST_CASE("Check refuses what Append refuses with the same error, and AppendChecked appends what Check passed",
+          "[ledger][store]") {
+  Fixture f;
+  auto l = f.Open();
+  const std::vector<std::vector<NewEntry>> bad = {
+      {{"test.kind", Payload("a")}, {"Bad Kind", Payload("b")}},
+      {{"test.kind", "{\"id\":1}\n"}},
+      {{"test.kind", "[1,2]"}},
+      {{"", Payload("c")}},
+  };
+  for (size_t i = 0; i < bad.size(); ++i) {
+    INFO("case " << i);
+    Result<CheckedEntries> checked = Ledger::Check(bad[i]);
+    Result<std::vector<AppendedEntry>> appended = l->Append(bad[i]);
+    REQUIRE_FALSE(checked.ok());
+    REQUIRE_FALSE(appended.ok());
+    CHECK(checked.status().code() == StatusCode::kInvalidArgument);
+    CHECK(checked.status().ToString() == appended.status().ToString());
+  }
+  CHECK(l->Size() == 0);
+  Result<CheckedEntries> good = Ledger::Check({{"test.kind", Payload("x")}, {"test.kind", Payload("y")}});
+  REQUIRE(good.ok());
+  CHECK(good->size() == 2);
+  bool hook_ran = false;
+  Result<std::vector<AppendedEntry>> r =
+      l->AppendChecked(std::move(*good), [&](sqlite3*, std::span<const AppendedEntry> a) {
+        hook_ran = a.size() == 2;
+        return Status::Ok();
+      });
+  REQUIRE(r.ok());
+  CHECK(hook_ran);
+  CHECK(l->Size() == 2);
+  Result<std::string> second = l->ReadEntry(1);
+  REQUIRE(second.ok());
+  CHECK(second->find(Payload("y")) != std::string::npos);
+}
+
 TEST_CASE("Entries read back byte for byte as they were encoded and hashed", "[ledger][store]") {
   Fixture f;
   auto l = f.Open();
