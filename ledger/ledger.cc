@@ -723,7 +723,7 @@ Result<StoredCheckpoint> Ledger::Impl::SignCheckpoint() {
   c.checkpoint.root = *root;
   c.signed_note = options_.signer->SignNote(c.checkpoint.Body());
   c.created_millis = clock_->NowMillis();
-  Result<std::vector<AppendedEntry>> r = Append({}, WriteHook([&](sqlite3* db, std::span<const AppendedEntry>) {
+  Result<std::vector<AppendedEntry>> r = Append({}, [&](sqlite3* db, std::span<const AppendedEntry>) {
     Stmt ins;
     Status ps = ins.Prepare(db, "INSERT INTO ledger_checkpoints(size, root, note, created_ms) VALUES (?, ?, ?, ?)");
     if (!ps.ok()) return ps;
@@ -734,7 +734,7 @@ Result<StoredCheckpoint> Ledger::Impl::SignCheckpoint() {
     int rc = sqlite3_step(ins.get());
     if (rc != SQLITE_DONE) return SqliteError(db, rc, "store checkpoint");
     return Status::Ok();
-  }), /*checked=*/true);  // no entries to check
+  }, /*checked=*/false);
   if (!r.ok()) return r.status();
   return c;
 }
