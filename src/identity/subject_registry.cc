@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "ledger/format.h"
 #include "src/base/bytes.h"
 #include "src/base/run_parts.h"
 #include "src/identity/email.h"
@@ -43,6 +44,15 @@ std::string CreatedPayload(const Sid& sid, const std::vector<std::string>& kinds
   }
   return p + "}";
 }
+// An import's new subjects: up to kSubjectsPerCreatedEntry of them in one
+// subjects.created entry, {"subjects":[<CreatedPayload>,...]}, kept under
+// kCreatedGroupBytes. Each entry costs a row, a leaf hash, its Merkle nodes
+// and about 250 bytes of framing (seq, time, prev hash) written twice by the
+// WAL; half of an import's entries were subject.created (docs/benchmarks.md,
+// "Import (eighth session)").
+constexpr size_t kSubjectsPerCreatedEntry = 256;
+constexpr size_t kCreatedGroupBytes = 16 * 1024;
+static_assert(kCreatedGroupBytes < ledger::kMaxEntryBytes / 2);
 std::string LinkedPayload(const Sid& sid, const std::string& kind) {
   return "{\"sid\":" + Quoted(sid.ToHex()) + ",\"kind\":" + Quoted(kind) + "}";
 }
@@ -628,6 +638,15 @@ Result<size_t> SubjectRegistry::ResolveBatch(std::span<const std::span<const dom
 Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<NormalizedIdentifier>>& sets,
                                                  std::vector<Resolution>* out, const PlannedFn& on_planned) {
   Plan plan;
+  // The open subjects.created entry (an index into plan.entries) and how
+  // many subjects it holds.
+  size_t group_entry = SIZE_MAX;
+  size_t group_size = 0;
+  auto close_group = [&] {
+    if (group_entry != SIZE_MAX) plan.entries[group_entry].payload += "]}";
+    group_entry = SIZE_MAX;
+    group_size = 0;
+  };
   const int64_t now = clock_.NowMillis();
   // Links planned in this batch, by current-key blind index, so that a later
   // set sees the subjects earlier sets created (as Resolve would after the
@@ -754,8 +773,6 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
     // As ResolveOnce's create_subject and link.
     const Sid sid = sid_generator_();
     vault::NewSubjectKey key = vault_->MakeSubjectKey(sid);
-    const size_t created_entry = plan.entries.size();
-    plan.entries.push_back({"subject.created", ""});
     for (size_t i = 0; i < ids.size(); ++i) {
       const NormalizedIdentifier& id = ids[i];
       Plan::Link l;
@@ -777,13 +794,23 @@ Result<size_t> SubjectRegistry::ResolveBatchOnce(const std::vector<std::vector<N
       res.linked_kinds.push_back(l.kind);
       plan.links.push_back(std::move(l));
     }
-    plan.entries[created_entry].payload = CreatedPayload(sid, res.linked_kinds);
+    const std::string member = CreatedPayload(sid, res.linked_kinds);
+    if (group_entry == SIZE_MAX || group_size == kSubjectsPerCreatedEntry ||
+        plan.entries[group_entry].payload.size() + member.size() + 2 > kCreatedGroupBytes) {
+      close_group();
+      group_entry = plan.entries.size();
+      plan.entries.push_back({"subjects.created", "{\"subjects\":["});
+    }
+    std::string& group = plan.entries[group_entry].payload;
+    if (group_size++ > 0) group += ',';
+    group += member;
     plan.new_subjects.push_back(std::move(key));
     plan.expect_lookup.insert(plan.expect_lookup.end(), expect.begin(), expect.end());
     res.outcome = Resolution::Outcome::kCreated;
     res.sid = sid;
     out->push_back(std::move(res));
   }
+  close_group();
   end_read.End();
   read_lock.unlock();
   if (on_planned) {

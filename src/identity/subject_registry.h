@@ -4,6 +4,8 @@
 // ledger entries name only sids and identifier kinds:
 //
 //   subject.created        {"sid"[,"kinds":[...]]}        kinds linked at creation
+//   subjects.created       {"subjects":[{"sid","kinds"},...]}  ResolveBatch's new
+//                          subjects, up to 256 (16 KiB) to an entry
 //   subject.linked         {"sid","kind"}                 one per later identifier
 //   subject.merged         {"sid","merged_sid","reason","rule"}
 //   subject.merge_queued   {"review","sids":[a,b],"reason","rule"}

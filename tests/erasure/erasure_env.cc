@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "ledger/entry.h"
 #include "policies/loader.h"
@@ -143,6 +144,12 @@ std::vector<std::string> ErasureEnv::Payloads(const std::string& kind) const {
   });
   REQUIRE(s.ok());
   return out;
+}
+
+size_t ErasureEnv::CreatedSubjects() const {
+  size_t n = Payloads("subject.created").size();
+  for (const std::string& p : Payloads("subjects.created")) n += nlohmann::json::parse(p).at("subjects").size();
+  return n;
 }
 
 domain::Identifier Email(std::string value) {

@@ -70,6 +70,9 @@ class ErasureEnv {
 
   // Entries of `kind` in the ledger, as payload strings.
   std::vector<std::string> Payloads(const std::string& kind) const;
+  // Subjects the ledger records as created: one per subject.created entry,
+  // one per member of a subjects.created entry (an import batch's).
+  size_t CreatedSubjects() const;
 
  private:
   std::string root_, data_dir_, key_dir_;

@@ -303,7 +303,7 @@ TEST_CASE("Tombstones block re-creation by API, import and merge paths, recordin
   env.ConfirmAll(id);
   REQUIRE(env.erasure().ProcessReady().ok());
   REQUIRE(MustGet(env, id).state == RequestState::kCompleted);
-  const uint64_t subjects_before = env.Payloads("subject.created").size();
+  const uint64_t subjects_before = env.CreatedSubjects();
 
   // API / webhook path: Record.
   Result<service::RecordResult> api =
@@ -345,7 +345,7 @@ TEST_CASE("Tombstones block re-creation by API, import and merge paths, recordin
   CHECK(first["method"] == "webhook");
   CHECK(nlohmann::json::parse(blocked[1])["method"] == "import");
   // Nothing was created for the erased identifier, nothing fanned out.
-  CHECK(env.Payloads("subject.created").size() == subjects_before + 1);  // "other" only
+  CHECK(env.CreatedSubjects() == subjects_before + 1);  // "other" only
   Result<std::optional<domain::Sid>> lookup = env.registry().Lookup(Email("mallory@example.com"));
   REQUIRE(lookup.ok());
   CHECK_FALSE(lookup->has_value());

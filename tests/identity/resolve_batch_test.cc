@@ -4,8 +4,12 @@
 // what the batch wrote.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "ledger/entry.h"
 
 #include "tests/identity/test_env.h"
 
@@ -13,6 +17,8 @@ namespace consentd::identity {
 namespace {
 
 using domain::Identifier;
+using domain::IdentifierType;
+using testing::System;
 using domain::Sid;
 using testing::Email;
 using testing::Phone;
@@ -119,6 +125,72 @@ TEST_CASE("ResolveBatch leaves a set whose email base belongs to another subject
   CHECK(Batch(env, {{Email("bob@example.com")}, {Email("bob+news@example.com")}}, &out) == 1);
   out.clear();
   CHECK(Batch(env, {{Email("ann+shop@example.com")}}, &out) == 0);
+}
+
+// The subjects.created entries from ledger index `from` on, in order.
+std::vector<nlohmann::json> GroupedEntries(TestEnv& env, uint64_t from, size_t* other_identity_entries) {
+  std::vector<nlohmann::json> out;
+  *other_identity_entries = 0;
+  Status s = env.ledger().ScanEntries(from, env.ledger().Size(), [&](uint64_t, std::string_view bytes) {
+    Result<ledger::EntryView> e = ledger::ParseEntry(bytes);
+    REQUIRE(e.ok());
+    if (e->kind == "subjects.created") {
+      CHECK(e->payload.size() <= 16 * 1024);
+      out.push_back(nlohmann::json::parse(e->payload));
+    } else if (std::string(e->kind).rfind("subject.", 0) == 0) {
+      ++*other_identity_entries;
+    }
+    return Status::Ok();
+  });
+  REQUIRE(s.ok());
+  return out;
+}
+
+TEST_CASE("ResolveBatch records its new subjects in subjects.created entries of at most 256 subjects and 16 KiB, "
+          "in the order it created them",
+          "[identity][resolve][batch]") {
+  TestEnv env;
+  // 600 subjects of one email each, then 400 of four identifiers each (an
+  // entry then fills its 16 KiB before its 256 subjects).
+  std::vector<std::vector<Identifier>> sets;
+  for (int i = 0; i < 600; ++i) sets.push_back({Email("p" + std::to_string(i) + "@example.com")});
+  for (int i = 0; i < 400; ++i) {
+    char phone[32];
+    std::snprintf(phone, sizeof phone, "+44 20 7946 %04d", i);
+    sets.push_back({Email("q" + std::to_string(i) + "@example.com"), Phone(phone),
+                    System(IdentifierType::kShopifyCustomer, std::to_string(1000 + i), "shop.myshopify.com"),
+                    System(IdentifierType::kHubSpotContact, std::to_string(5000 + i))});
+  }
+  const uint64_t before = env.ledger().Size();
+  std::vector<Resolution> out;
+  REQUIRE(Batch(env, sets, &out) == sets.size());
+  size_t others = 0;
+  const std::vector<nlohmann::json> entries = GroupedEntries(env, before, &others);
+  CHECK(others == 0);  // no subject.created or subject.linked entry of its own
+  std::vector<std::string> sids;
+  size_t full_by_count = 0, full_by_bytes = 0;
+  for (const nlohmann::json& e : entries) {
+    const nlohmann::json& members = e.at("subjects");
+    REQUIRE(members.size() >= 1);
+    REQUIRE(members.size() <= 256);
+    full_by_count += members.size() == 256 ? 1 : 0;
+    full_by_bytes += e.dump().size() > 15 * 1024 ? 1 : 0;
+    for (const nlohmann::json& m : members) {
+      sids.push_back(m.at("sid").get<std::string>());
+      const size_t kinds = m.at("kinds").size();
+      CHECK((kinds == 1 || kinds == 4));
+    }
+  }
+  CHECK(full_by_count == 2);   // 256 + 256 + the rest
+  CHECK(full_by_bytes >= 2);   // four kinds each: about 160 subjects an entry
+  CHECK(entries.size() < 12);
+  REQUIRE(sids.size() == sets.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    CHECK(out[i].outcome == Outcome::kCreated);
+    CHECK(sids[i] == out[i].sid.ToHex());
+  }
+  CHECK(entries.back().at("subjects").back().at("kinds") ==
+        nlohmann::json::array({"email", "phone", "shopify_customer", "hubspot_contact"}));
 }
 
 }  // namespace
