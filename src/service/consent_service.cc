@@ -41,17 +41,50 @@ CREATE TABLE IF NOT EXISTS consent_state(
   seq           INTEGER NOT NULL,     -- the ledger entry that set it
   PRIMARY KEY (sid, purpose)
 ) WITHOUT ROWID;
+-- One index serves both readers: FindDuplicate (sid, dedupe) and History
+-- (sid, then ORDER BY seq over one subject's few rows). The dedupe key
+-- hashes the sid, so it is unique within a subject exactly when it is unique
+-- overall. Sids are time-ordered: an import's rows land at this index's end,
+-- where a UNIQUE index on the random dedupe key alone took a random insert
+-- per event and a second index (sid, seq) another insert (docs/benchmarks.md,
+-- "Import (eighth session)"). Older files are migrated by
+-- MigrateConsentEvents (below).
 CREATE TABLE IF NOT EXISTS consent_events(
   seq             INTEGER PRIMARY KEY, -- the ledger entry
   sid             BLOB NOT NULL,
   purpose         TEXT NOT NULL,
   outcome         TEXT NOT NULL,
   reason          TEXT NOT NULL,
-  dedupe          BLOB NOT NULL UNIQUE,
+  dedupe          BLOB NOT NULL,       -- DedupeKey: SHA-256 over the sid and the event's identity
   evidence_record INTEGER              -- vault_records.id, when evidence was given
 );
-CREATE INDEX IF NOT EXISTS consent_events_by_sid ON consent_events(sid, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS consent_events_by_subject ON consent_events(sid, dedupe);
 )sql";
+
+// Files written before hold consent_events with `dedupe ... UNIQUE` (an
+// automatic index on the dedupe key alone) and consent_events_by_sid
+// (sid, seq). Copies the rows into the layout above in one statement list
+// run inside the caller's transaction; the old table and its indexes are
+// dropped (their pages are overwritten: secure_delete is on). A no-op when
+// the table is missing or already migrated.
+Status MigrateConsentEvents(sqlite3* db) {
+  Result<vault::Stmt> q = vault::Stmt::Prepare(
+      db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'consent_events'"
+          " AND name IN ('sqlite_autoindex_consent_events_1', 'consent_events_by_sid')");
+  if (!q.ok()) return q.status();
+  Result<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal("schema query returned no row");
+  const bool old = q->Int(0) != 0;
+  q->Reset();
+  if (!old) return Status::Ok();
+  constexpr const char* kColumns = "seq, sid, purpose, outcome, reason, dedupe, evidence_record";
+  const std::string sql = std::string("ALTER TABLE consent_events RENAME TO consent_events_old;") + kSchema +
+                          "INSERT INTO consent_events(" + kColumns + ") SELECT " + kColumns +
+                          " FROM consent_events_old ORDER BY seq;"
+                          "DROP TABLE consent_events_old;";
+  return vault::Exec(db, sql.c_str());
+}
 
 bool IsToken(std::string_view s, size_t max) {
   if (s.empty() || s.size() > max) return false;
@@ -245,7 +278,11 @@ class RowWriter {
 
 }  // namespace
 
-Status ConsentService::EnsureSchema(sqlite3* db) { return vault::Exec(db, kSchema); }
+Status ConsentService::EnsureSchema(sqlite3* db) {
+  Status s = MigrateConsentEvents(db);
+  if (!s.ok()) return s.WithContext("migrate consent_events to one index by subject");
+  return vault::Exec(db, kSchema);
+}
 
 Status ConsentService::SetWriteCacheKib(int64_t kib) {
   if (kib <= 0) return Status::InvalidArgument("write cache: at least 1 KiB");
@@ -288,11 +325,11 @@ Result<ConsentService::Pending> ConsentService::BuildPending(const domain::Sid& 
 Result<std::optional<RecordedConsent>> ConsentService::FindDuplicate(std::span<const domain::Sid> group,
                                                                      const ConsentEvent& e, std::string_view purpose) {
   auto lock = db_.Lock();
-  Result<vault::Stmt> q = db_.Cached("SELECT seq, outcome, reason FROM consent_events WHERE dedupe = ?");
+  Result<vault::Stmt> q = db_.Cached("SELECT seq, outcome, reason FROM consent_events WHERE sid = ?1 AND dedupe = ?2");
   if (!q.ok()) return q.status();
   for (const domain::Sid& sid : group) {
     const std::array<uint8_t, 32> key = DedupeKey(sid, e, purpose);
-    q->Bind(1, ByteView(key.data(), key.size()));
+    q->Bind(1, sid.bytes()).Bind(2, ByteView(key.data(), key.size()));
     Result<bool> row = q->Step();
     if (!row.ok()) return row.status();
     if (*row) {

@@ -13,6 +13,7 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 #include <sstream>
 #include <thread>
 
@@ -66,7 +67,12 @@ struct Env {
       edit(p);
       WriteAll(policy_path, p.dump(2));
     }
-    Result<Config> c = Config::Load(d->config_path());
+    config_path = d->config_path();
+    db_path = d->data_dir + "/consentd.db";
+    Open();
+  }
+  void Open() {
+    Result<Config> c = Config::Load(config_path);
     REQUIRE(c.ok());
     RuntimeOptions o;
     o.clock = &clock;
@@ -83,6 +89,7 @@ struct Env {
   ConsentService& consents() { return rt->consents(); }
 
   std::string root;
+  std::string config_path, db_path;
   FakeClock clock;
   std::unique_ptr<Runtime> rt;
 };
@@ -262,6 +269,90 @@ TEST_CASE("Events de-duplicate by the source's event id, or by their fields with
   Result<RecordResult> f4 = cs.Record(changed);
   REQUIRE(f4.ok());
   CHECK_FALSE(f4->recorded[0].duplicate);
+}
+
+// Runs `sql` on the closed data directory's database file.
+void ExecOnFile(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  INFO((err ? err : ""));
+  sqlite3_free(err);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+std::vector<std::string> ConsentEventIndexes(Env& env) {
+  std::vector<std::string> out;
+  auto lock = env.rt->database().Lock();
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(env.rt->database().handle(),
+                             "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'consent_events' "
+                             "ORDER BY name",
+                             -1, &q, nullptr) == SQLITE_OK);
+  while (sqlite3_step(q) == SQLITE_ROW) out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)));
+  sqlite3_finalize(q);
+  return out;
+}
+
+TEST_CASE("A data directory with the older consent_events layout is migrated at open and keeps de-duplicating "
+          "and answering history",
+          "[service][migration]") {
+  Env env;
+  ConsentService& cs = env.consents();
+  ConsentEvent a1 = Ev({Email("ana@example.com")}, "email_marketing", Decision::kGranted, "2025-01-01T00:00:00Z",
+                       "shopify-main", domain::ConsentMethod::kCheckoutCheckbox);
+  a1.event_id = "a-1";
+  ConsentEvent a2 = Ev({Email("ana@example.com")}, "email_marketing", Decision::kWithdrawn, "2025-02-01T00:00:00Z",
+                       "klaviyo", domain::ConsentMethod::kUnsubscribeLink);
+  ConsentEvent b1 = Ev({Email("ben@example.com")}, "analytics", Decision::kGranted, "2025-01-05T00:00:00Z",
+                       "shopify-main", domain::ConsentMethod::kCheckoutCheckbox);
+  std::vector<uint64_t> seqs;
+  domain::Sid ana;
+  for (const ConsentEvent* e : {&a1, &b1, &a2}) {
+    Result<RecordResult> r = cs.Record(*e);
+    REQUIRE(r.ok());
+    seqs.push_back(r->recorded[0].seq);
+    if (e == &a1) ana = r->sid;
+  }
+  CHECK(ConsentEventIndexes(env) == std::vector<std::string>{"consent_events_by_subject"});
+  // The layout written before: a UNIQUE dedupe column and an index (sid, seq).
+  env.rt.reset();
+  ExecOnFile(env.db_path,
+             "BEGIN;"
+             "ALTER TABLE consent_events RENAME TO consent_events_new;"
+             "CREATE TABLE consent_events(seq INTEGER PRIMARY KEY, sid BLOB NOT NULL, purpose TEXT NOT NULL,"
+             " outcome TEXT NOT NULL, reason TEXT NOT NULL, dedupe BLOB NOT NULL UNIQUE, evidence_record INTEGER);"
+             "INSERT INTO consent_events SELECT * FROM consent_events_new;"
+             "DROP TABLE consent_events_new;"
+             "CREATE INDEX consent_events_by_sid ON consent_events(sid, seq);"
+             "COMMIT;");
+  env.Open();
+  ConsentService& again = env.consents();
+  CHECK(ConsentEventIndexes(env) == std::vector<std::string>{"consent_events_by_subject"});
+  // Every row is there: each event is a duplicate of its stored entry.
+  const uint64_t size = env.rt->ledger().Size();
+  size_t i = 0;
+  for (const ConsentEvent* e : {&a1, &b1, &a2}) {
+    Result<RecordResult> r = again.Record(*e);
+    REQUIRE(r.ok());
+    CHECK(r->recorded[0].duplicate);
+    CHECK(r->recorded[0].seq == seqs[i++]);
+  }
+  CHECK(env.rt->ledger().Size() == size);
+  Result<std::vector<HistoryItem>> h = again.History(ana);
+  REQUIRE(h.ok());
+  REQUIRE(h->size() == 2);
+  CHECK((*h)[0].seq == seqs[0]);
+  CHECK((*h)[1].seq == seqs[2]);
+  // And new events are recorded as before.
+  ConsentEvent a3 = a2;
+  a3.occurred_at_ms = T("2025-03-01T00:00:00Z");
+  Result<RecordResult> r3 = again.Record(a3);
+  REQUIRE(r3.ok());
+  CHECK_FALSE(r3->recorded[0].duplicate);
+  CHECK(env.rt->ledger().Size() > size);
 }
 
 TEST_CASE("occurred_at is bounded by the injected clock, personal data is kept out of the ledger", "[service]") {
