@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 namespace consentd::propagation {
 namespace {
@@ -35,7 +36,19 @@ CREATE TABLE IF NOT EXISTS outbox(
   result TEXT NOT NULL DEFAULT '',
   outcome_seq INTEGER NOT NULL DEFAULT 0
 );
-CREATE UNIQUE INDEX IF NOT EXISTS outbox_cause ON outbox(cause_seq, system);
+-- A row's id is OutboxRowId(cause_seq, the system's number): one row per
+-- (cause, system) is the primary key's own guarantee, and ids grow with the
+-- cause, so ordering by id orders one subject's rows for one system by
+-- their changes. It replaced a UNIQUE index (cause_seq, system), one more
+-- B-tree insert per row (docs/benchmarks.md, "Import (eighth session)").
+-- Rows written before keep their sequential ids, all below every new id
+-- (OutboxRowId). Systems are numbered once, in the order they are first
+-- sent a row, and never renumbered.
+DROP INDEX IF EXISTS outbox_cause;
+CREATE TABLE IF NOT EXISTS outbox_system_numbers(
+  no     INTEGER PRIMARY KEY,       -- 1 .. kMaxOutboxSystems
+  system TEXT NOT NULL UNIQUE
+);
 -- Open rows (pending, in_flight, accepted): the next eligible row per
 -- system, and per (system, subject).
 CREATE INDEX IF NOT EXISTS outbox_open_by_system ON outbox(system, id)
@@ -181,6 +194,36 @@ Status Outbox::Enqueue(sqlite3* db, const service::Change& change) {
   return EnqueueMany(db, std::span<const service::Change>(&change, 1));
 }
 
+// The stable number of `system` (outbox_system_numbers), given one on
+// first use in the caller's transaction. Not cached: a number given in a
+// transaction that rolls back is given again.
+Result<int64_t> SystemNumber(sqlite3* db, const std::string& system) {
+  Result<Stmt> q = Stmt::Prepare(db, "SELECT no FROM outbox_system_numbers WHERE system = ?");
+  if (!q.ok()) return q.status();
+  q->BindText(1, system);
+  Result<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  if (*row) return q->Int(0);
+  Result<Stmt> ins = Stmt::Prepare(
+      db, "INSERT INTO outbox_system_numbers(no, system)"
+          " SELECT coalesce(max(no), 0) + 1, ? FROM outbox_system_numbers RETURNING no");
+  if (!ins.ok()) return ins.status();
+  ins->BindText(1, system);
+  row = ins->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal("outbox: no system number returned");
+  const int64_t no = ins->Int(0);
+  if (no > kMaxOutboxSystems) {
+    return Status::FailedPrecondition("outbox: more than " + std::to_string(kMaxOutboxSystems) +
+                                     " systems were ever sent rows");
+  }
+  return no;
+}
+
+int64_t OutboxRowId(uint64_t cause_seq, int64_t system_number) {
+  return static_cast<int64_t>(cause_seq) * (kMaxOutboxSystems + 1) + system_number;
+}
+
 Status Outbox::EnqueueMany(sqlite3* db, std::span<const service::Change> changes) {
   for (const service::Change& change : changes) {
     if (change.sid.IsZero()) return Status::InvalidArgument("fan-out: no subject");
@@ -192,40 +235,44 @@ Status Outbox::EnqueueMany(sqlite3* db, std::span<const service::Change> changes
   if (!policy || changes.empty()) return Status::Ok();
   // One row per (change, target system), routed as Enqueue routes one.
   struct Row {
-    size_t system;  // position in policy->systems (ordered by id)
+    int64_t id;  // OutboxRowId(change->seq, the system's number)
     const policies::System* target;
     const service::Change* change;
   };
   std::vector<Row> rows;
   rows.reserve(changes.size() * 2);
+  std::map<std::string_view, int64_t> numbers;  // of the systems rows go to
   for (const service::Change& change : changes) {
-    size_t ordinal = 0;
+    if (change.seq > kMaxOutboxCauseSeq) {
+      return Status::InvalidArgument("fan-out: cause seq out of range");
+    }
     for (const auto& [id, system] : policy->systems) {
-      ++ordinal;
       if (change.kind == service::ChangeKind::kConsent) {
         if (!system.Receives(change.purpose) || id == change.origin_system) continue;
       }
       if (!change.target_system.empty() && id != change.target_system) continue;
-      rows.push_back({ordinal, &system, &change});
+      auto [it, fresh] = numbers.try_emplace(id, 0);
+      if (fresh) {
+        Result<int64_t> no = SystemNumber(db, id);
+        if (!no.ok()) return no.status().WithContext("outbox system number");
+        it->second = *no;
+      }
+      rows.push_back({OutboxRowId(change.seq, it->second), &system, &change});
     }
   }
   if (rows.empty()) return Status::Ok();
-  // Inserted by system and subject (stable: one subject's rows for one
-  // system keep the changes' order, which is all the dispatcher's
-  // per-subject order and IsEcho read from ids). The subject indexes are
-  // keyed (system, sid, id) with random sids: rows in key order write each
-  // index page once instead of jumping across the index per row.
+  // Inserted in id order: the table grows at its end, and so do the open
+  // rows' indexes (system, id) and, for new subjects (time-ordered sids),
+  // (system, sid, id). Inserted by system and subject instead, the ids of a
+  // batch landed all over its range of the table.
   if (changes.size() > 1) {
-    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-      if (a.system != b.system) return a.system < b.system;
-      return a.change->sid < b.change->sid;
-    });
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
   }
   Result<Stmt> ins = Stmt::Prepare(
       db,
-      "INSERT INTO outbox(system, sid, kind, cause_seq, purpose, decision, occurred_at_ms, request_id,"
+      "INSERT INTO outbox(id, system, sid, kind, cause_seq, purpose, decision, occurred_at_ms, request_id,"
       " idempotency_key, state, next_attempt_ms, created_ms, updated_ms)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(cause_seq, system) DO NOTHING");
+      " VALUES (?13, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11, ?12) ON CONFLICT(id) DO NOTHING");
   if (!ins.ok()) return ins.status();
   const int64_t now = clock_.NowMillis();
   for (const Row& row : rows) {
@@ -241,10 +288,23 @@ Status Outbox::EnqueueMany(sqlite3* db, std::span<const service::Change> changes
         .BindText(9, IdempotencyKey(change.seq, row.target->id))
         .Bind(10, now)
         .Bind(11, now)
-        .Bind(12, now);
+        .Bind(12, now)
+        .Bind(13, row.id);
     Status s = ins->Run();
     ins->Reset();
     if (!s.ok()) return s.WithContext("outbox insert");
+    if (sqlite3_changes(db) == 0) {
+      // The id is taken: by this very change (enqueued again: nothing to
+      // do), or by another row, which would lose this one silently.
+      Result<Stmt> q = Stmt::Prepare(db, "SELECT cause_seq, system FROM outbox WHERE id = ?");
+      if (!q.ok()) return q.status();
+      q->Bind(1, row.id);
+      Result<bool> found = q->Step();
+      if (!found.ok()) return found.status();
+      if (!*found || static_cast<uint64_t>(q->Int(0)) != change.seq || q->Text(1) != row.target->id) {
+        return Status::Internal("outbox: row id " + std::to_string(row.id) + " is held by another change");
+      }
+    }
   }
   if (observer_) observer_();
   return Status::Ok();

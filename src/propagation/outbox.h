@@ -44,6 +44,15 @@ struct sqlite3;
 
 namespace consentd::propagation {
 
+// Outbox row ids (docs/propagation.md, "Row ids"): cause_seq * 1024 + the
+// target system's number, so at most 1023 systems are ever numbered and a
+// cause seq is below 2^53.
+inline constexpr int64_t kMaxOutboxSystems = 1023;
+inline constexpr uint64_t kMaxOutboxCauseSeq = (uint64_t{1} << 53) - 1;
+// The id of the row for `cause_seq` and the system numbered `system_number`
+// (1 .. kMaxOutboxSystems).
+int64_t OutboxRowId(uint64_t cause_seq, int64_t system_number);
+
 // The current policy (it may be reloaded).
 using PolicyFn = std::function<std::shared_ptr<const policies::PolicySet>()>;
 
@@ -108,12 +117,14 @@ class Outbox final : public service::FanOut {
   // rows, so that a dispatcher can look for them soon. Set before use.
   void SetEnqueueObserver(std::function<void()> observer) { observer_ = std::move(observer); }
 
-  // service::FanOut.
+  // service::FanOut. A row's id is OutboxRowId(change.seq, the system's
+  // number): enqueueing one change twice writes its rows once. Fails
+  // (InvalidArgument) for a seq above kMaxOutboxCauseSeq, and
+  // (FailedPrecondition) once more than kMaxOutboxSystems systems have been
+  // numbered.
   Status Enqueue(sqlite3* db, const service::Change& change) override;
   // One prepared statement, one policy read and one observer call for all;
-  // rows are inserted by system and subject (one subject's rows for one
-  // system in the changes' order), so that the indexes keyed by subject are
-  // written in key order.
+  // rows are inserted in id order.
   Status EnqueueMany(sqlite3* db, std::span<const service::Change> changes) override;
 
   // ---- reads ----

@@ -1,7 +1,7 @@
 // The outbox's indexes: every query reads through one (a pending row, what
-// an import writes, enters only outbox_cause and the two indexes of open
-// rows, whose WHERE has no IN list), and a data directory with the older
-// index set is migrated by EnsureSchema with its rows found as before.
+// an import writes, enters only the table and the two indexes of open rows,
+// whose WHERE has no IN list), and a data directory with the older index set
+// is migrated by EnsureSchema with its rows found as before.
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
@@ -20,8 +20,8 @@ namespace {
 
 using testing::PropagationEnv;
 
-const std::set<std::string> kIndexes = {"outbox_cause", "outbox_open_by_system", "outbox_open_by_subject",
-                                        "outbox_touched_by_state", "outbox_closed_by_subject"};
+const std::set<std::string> kIndexes = {"outbox_open_by_system", "outbox_open_by_subject", "outbox_touched_by_state",
+                                        "outbox_closed_by_subject"};
 
 // The SQL of every statement that ran on any connection opened while a
 // StatementLog lives (sqlite3_auto_extension installs a trace on each).
@@ -182,7 +182,7 @@ void CheckReads(PropagationEnv& env, const std::vector<OutboxRow>& rows, const d
   CHECK(env.outbox().ReplayDead("alpha").value() == 0);
 }
 
-TEST_CASE("every outbox query reads through an index, and a new row enters only the three open-row indexes") {
+TEST_CASE("every outbox query reads through an index, and a new row enters only the two open-row indexes") {
   StatementLog log;  // before the env opens its connections
   PropagationEnv env;
   domain::Sid a, b, c;
@@ -257,8 +257,10 @@ TEST_CASE("every outbox query reads through an index, and a new row enters only 
 }
 
 // The outbox indexes of data directories made before this index set (up
-// to commit 0c40a54).
+// to commit 0c40a54), with the unique (cause_seq, system) index that row
+// ids replaced.
 constexpr const char* kOldIndexes = R"sql(
+CREATE UNIQUE INDEX outbox_cause ON outbox(cause_seq, system);
 DROP INDEX outbox_open_by_system;
 DROP INDEX outbox_open_by_subject;
 DROP INDEX outbox_touched_by_state;
@@ -307,6 +309,61 @@ TEST_CASE("EnsureSchema migrates a data directory with the older outbox indexes,
   CHECK(count("SELECT count(*) FROM outbox INDEXED BY outbox_open_by_subject"
               " WHERE (state = 'pending' OR state = 'in_flight' OR state = 'accepted')") == 12);  // alpha 5, beta 7
   CheckReads(env, rows, a);
+}
+
+TEST_CASE("rows written before row ids keep their sequential ids, every new row's id is above them, and an id held "
+          "by another change fails the enqueue") {
+  PropagationEnv env;
+  const domain::Sid a = env.Subject("a@example.com");
+  // Ledger entries 0..2, and three rows as older versions wrote them for the
+  // causes 0 and 1: ids 1, 2, 3 (SQLite's next rowid).
+  REQUIRE(env.writer()
+              .Write({{"consent.recorded", R"({"sid":"x"})"}, {"consent.recorded", R"({"sid":"y"})"},
+                      {"consent.recorded", R"({"sid":"z"})"}},
+                     [&](sqlite3* db, auto) {
+                       const std::string sid = "x'" + a.ToHex() + "'";
+                       return vault::Exec(
+                           db, ("INSERT INTO outbox(id, system, sid, kind, cause_seq, purpose, idempotency_key, state,"
+                                " next_attempt_ms, created_ms, updated_ms) VALUES"
+                                " (1, 'alpha', " + sid + ", 'consent', 0, 'email_marketing', 'k1', 'done', 0, 0, 0),"
+                                " (2, 'beta', " + sid + ", 'consent', 0, 'email_marketing', 'k2', 'done', 0, 0, 0),"
+                                " (3, 'alpha', " + sid + ", 'consent', 1, 'email_marketing', 'k3', 'dead', 0, 0, 0)")
+                                   .c_str());
+                     })
+              .ok());
+  const uint64_t seq = env.Consent(a, "email_marketing", true);
+  CHECK(seq == 3);
+  std::vector<OutboxRow> rows = env.Rows();
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0].id == 1);
+  CHECK(rows[2].id == 3);
+  CHECK(rows[3].cause_seq == seq);
+  CHECK(rows[3].id == OutboxRowId(seq, 1));  // alpha: the first system given a number
+  CHECK(rows[4].id == OutboxRowId(seq, 2));  // beta
+  // A row holding the id the next change's alpha row gets, for another
+  // cause: the enqueue fails instead of dropping the row.
+  const uint64_t next = env.ledger().Size();
+  REQUIRE(env.writer()
+              .Write({}, [&](sqlite3* db, auto) {
+                return vault::Exec(db, ("INSERT INTO outbox(id, system, sid, kind, cause_seq, idempotency_key, state,"
+                                        " next_attempt_ms, created_ms, updated_ms) VALUES (" +
+                                        std::to_string(OutboxRowId(next, 1)) + ", 'beta', x'" + a.ToHex() +
+                                        "', 'consent', 1, 'k', 'done', 0, 0, 0)")
+                                           .c_str());
+              })
+              .ok());
+  Status s = env.writer().Write({{"consent.recorded", R"({"sid":"w"})"}},
+                                [&](sqlite3* db, std::span<const ledger::AppendedEntry> ap) {
+                                  service::Change c;
+                                  c.sid = a;
+                                  c.seq = ap[0].seq;
+                                  c.purpose = "email_marketing";
+                                  c.decision = domain::Decision::kGranted;
+                                  return env.outbox().Enqueue(db, c);
+                                });
+  CHECK(s.code() == StatusCode::kInternal);
+  CHECK(env.ledger().Size() == next);
+  CHECK(env.Rows().size() == 6);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The outbox as FanOut: routing by policy, idempotency keys, atomicity with
 // the cause entry, and what a row may hold.
 #include <catch2/catch.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -100,7 +101,7 @@ TEST_CASE("outbox rows roll back with the cause entry when any part of the trans
   CHECK(env.Rows().empty());
 }
 
-TEST_CASE("EnqueueMany writes the rows Enqueue writes for each change, by system and subject, and fails whole on a bad change") {
+TEST_CASE("EnqueueMany writes the rows Enqueue writes for each change, in cause order, and fails whole on a bad change") {
   PropagationEnv env;
   const domain::Sid a = env.Subject("a@example.com");
   const domain::Sid b = env.Subject("b@example.com");
@@ -140,16 +141,39 @@ TEST_CASE("EnqueueMany writes the rows Enqueue writes for each change, by system
       CHECK(r.state == RowState::kPending);
     }
     CHECK(got == expected);
-    // In id order: by system, then subject; one subject's rows for one
-    // system in cause order.
-    for (size_t i = 1; i < rows.size(); ++i) {
-      const OutboxRow& p = rows[i - 1];
+    // In id order: by cause, then by system number (given in the order
+    // systems were first sent a row: alpha, beta, gamma); each id is
+    // OutboxRowId(cause, number).
+    const std::map<std::string, int64_t> number = {{"alpha", 1}, {"beta", 2}, {"gamma", 3}};
+    for (size_t i = 0; i < rows.size(); ++i) {
       const OutboxRow& r = rows[i];
       INFO("row " << i);
-      CHECK(p.system <= r.system);
-      if (p.system == r.system) CHECK(p.sid <= r.sid);
-      if (p.system == r.system && p.sid == r.sid) CHECK(p.cause_seq < r.cause_seq);
+      CHECK(r.id == OutboxRowId(r.cause_seq, number.at(r.system)));
+      if (i > 0) {
+        const OutboxRow& p = rows[i - 1];
+        CHECK(p.cause_seq <= r.cause_seq);
+        if (p.cause_seq == r.cause_seq) CHECK(p.system < r.system);
+      }
     }
+  }
+  SECTION("the same changes enqueued again in a later transaction write nothing more") {
+    std::vector<service::Change> changes;
+    Status s = env.writer().Write({{"consent.recorded", R"({"sid":"x"})"}, {"consent.recorded", R"({"sid":"y"})"}},
+                                  [&](sqlite3* db, std::span<const ledger::AppendedEntry> ap) {
+                                    changes = {change(a, ap[0].seq, "email_marketing", ""),
+                                               change(b, ap[1].seq, "sms_marketing", "")};
+                                    return env.outbox().EnqueueMany(db, changes);
+                                  });
+    REQUIRE(s.ok());
+    const size_t rows = env.Rows().size();
+    CHECK(rows == 4);
+    s = env.writer().Write({}, [&](sqlite3* db, std::span<const ledger::AppendedEntry>) {
+      Status e = env.outbox().Enqueue(db, changes[1]);
+      if (!e.ok()) return e;
+      return env.outbox().EnqueueMany(db, changes);
+    });
+    REQUIRE(s.ok());
+    CHECK(env.Rows().size() == rows);
   }
   SECTION("a change without a subject fails the call and the transaction: no row of the others") {
     const uint64_t size = env.ledger().Size();
