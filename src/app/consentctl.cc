@@ -505,7 +505,7 @@ int main(int argc, char** argv) {
   import->add_option("--data-dir", c.data_dir)->required();
   import->add_option("--max-listed", c.max_listed, "rejected rows to list (all are counted)");
   import->add_option("--batch-events", c.batch_events,
-                     "largest events per durable batch (default 262144; the first is 65536 and each next one "
+                     "largest events per durable batch (default 262144; the first is 16384 and each next one "
                      "doubles; smaller needs less memory, larger less CPU)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20));  // memory grows with it: 2^18 peaks at ~2.3 GB resident
   import->callback([&] { rc = CmdImport(c); });

@@ -68,8 +68,10 @@ struct ImportOptions {
   // writer has nothing to do until the first batch is parsed and planned
   // (3.4 s for 2^18 events); at 1,000,000 events a first batch of 2^16 or
   // 2^15 ran at 1.06x-1.12x the rate of 2^18 (docs/benchmarks.md, "Import
-  // (seventh session)"), once the writer no longer bounded every step.
-  size_t first_batch_events = 65536;
+  // (seventh session)"), once the writer no longer bounded every step; 2^14
+  // at 1.02x the rate of 2^16 once the writer's transactions had shrunk
+  // ("Import (eighth session)": the first consent transaction starts sooner).
+  size_t first_batch_events = 16384;
   // Page cache of the writing connection during the import, in KiB
   // (ConsentService::SetWriteCacheKib); 0 leaves it as it is. 256 MiB: the
   // pages written at random places (blind-index keyed) fit, and what does
