@@ -45,10 +45,11 @@ struct sqlite3;
 namespace consentd::propagation {
 
 // Outbox row ids (docs/propagation.md, "Row ids"): cause_seq * 1024 + the
-// target system's number, so at most 1023 systems are ever numbered and a
-// cause seq is below 2^53.
+// target system's number, so at most 1023 systems are ever numbered, and a
+// cause seq is below 2^43 so that every id is below 2^53, exact as a JSON
+// number in any client.
 inline constexpr int64_t kMaxOutboxSystems = 1023;
-inline constexpr uint64_t kMaxOutboxCauseSeq = (uint64_t{1} << 53) - 1;
+inline constexpr uint64_t kMaxOutboxCauseSeq = (uint64_t{1} << 43) - 1;
 // The id of the row for `cause_seq` and the system numbered `system_number`
 // (1 .. kMaxOutboxSystems).
 int64_t OutboxRowId(uint64_t cause_seq, int64_t system_number);

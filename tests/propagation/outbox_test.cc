@@ -175,6 +175,20 @@ TEST_CASE("EnqueueMany writes the rows Enqueue writes for each change, in cause 
     REQUIRE(s.ok());
     CHECK(env.Rows().size() == rows);
   }
+  SECTION("a cause seq whose row id would pass 2^53 fails the call and the transaction") {
+    const uint64_t size = env.ledger().Size();
+    Status s = env.writer().Write({{"consent.recorded", R"({"sid":"x"})"}},
+                                  [&](sqlite3* db, std::span<const ledger::AppendedEntry> ap) {
+                                    std::vector<service::Change> changes = {
+                                        change(a, ap[0].seq, "email_marketing", ""),
+                                        change(b, kMaxOutboxCauseSeq + 1, "email_marketing", "")};
+                                    return env.outbox().EnqueueMany(db, changes);
+                                  });
+    CHECK(s.code() == StatusCode::kInvalidArgument);
+    CHECK(env.ledger().Size() == size);
+    CHECK(env.Rows().empty());
+    CHECK(OutboxRowId(kMaxOutboxCauseSeq, kMaxOutboxSystems) < (int64_t{1} << 53));
+  }
   SECTION("a change without a subject fails the call and the transaction: no row of the others") {
     const uint64_t size = env.ledger().Size();
     Status s = env.writer().Write({{"consent.recorded", R"({"sid":"x"})"}},
