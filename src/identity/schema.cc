@@ -87,12 +87,9 @@ Status MigrateIdentifiersToRowid(sqlite3* db) {
   const bool has_id = q->Int(1) != 0;
   q->Reset();
   if (!exists || has_id) return Status::Ok();
-  constexpr const char* kColumns = "bidx, root_sid, owner_sid, kind, qualifier, key_id, sealed, base_bidx, created_ms";
-  const std::string sql = std::string("ALTER TABLE identity_identifiers RENAME TO identity_identifiers_old;") +
-                          kSchema + "INSERT INTO identity_identifiers(" + kColumns + ") SELECT " + kColumns +
-                          " FROM identity_identifiers_old ORDER BY created_ms, bidx;"
-                          "DROP TABLE identity_identifiers_old;";
-  return vault::Exec(db, sql.c_str());
+  return vault::RebuildTable(db, "identity_identifiers", kSchema,
+                             "bidx, root_sid, owner_sid, kind, qualifier, key_id, sealed, base_bidx, created_ms",
+                             "created_ms, bidx");
 }
 
 Status EnsureSchema(sqlite3* db) {

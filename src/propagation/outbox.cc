@@ -194,31 +194,47 @@ Status Outbox::Enqueue(sqlite3* db, const service::Change& change) {
   return EnqueueMany(db, std::span<const service::Change>(&change, 1));
 }
 
-// The stable number of `system` (outbox_system_numbers), given one on
-// first use in the caller's transaction. Not cached: a number given in a
-// transaction that rolls back is given again.
-Result<int64_t> SystemNumber(sqlite3* db, const std::string& system) {
-  Result<Stmt> q = Stmt::Prepare(db, "SELECT no FROM outbox_system_numbers WHERE system = ?");
-  if (!q.ok()) return q.status();
-  q->BindText(1, system);
-  Result<bool> row = q->Step();
-  if (!row.ok()) return row.status();
-  if (*row) return q->Int(0);
-  Result<Stmt> ins = Stmt::Prepare(
-      db, "INSERT INTO outbox_system_numbers(no, system)"
-          " SELECT coalesce(max(no), 0) + 1, ? FROM outbox_system_numbers RETURNING no");
-  if (!ins.ok()) return ins.status();
-  ins->BindText(1, system);
-  row = ins->Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return Status::Internal("outbox: no system number returned");
-  const int64_t no = ins->Int(0);
-  if (no > kMaxOutboxSystems) {
-    return Status::FailedPrecondition("outbox: more than " + std::to_string(kMaxOutboxSystems) +
-                                     " systems were ever sent rows");
+// The stable numbers of systems (outbox_system_numbers), read with one
+// statement at the first Of; a system without one is given the next number
+// in the caller's transaction. Lives for one EnqueueMany: a number given in
+// a transaction that rolls back is given again, so none is kept longer.
+class SystemNumbers {
+ public:
+  explicit SystemNumbers(sqlite3* db) : db_(db) {}
+
+  Result<int64_t> Of(const std::string& system) {
+    if (!loaded_) {
+      Result<Stmt> q = Stmt::Prepare(db_, "SELECT system, no FROM outbox_system_numbers");
+      if (!q.ok()) return q.status();
+      for (;;) {
+        Result<bool> row = q->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        numbers_.emplace(q->Text(0), q->Int(1));
+      }
+      loaded_ = true;
+    }
+    auto it = numbers_.find(system);
+    if (it != numbers_.end()) return it->second;
+    const int64_t no = numbers_.size() + 1;  // numbers are 1..n, none ever removed
+    if (no > kMaxOutboxSystems) {
+      return Status::FailedPrecondition("outbox: more than " + std::to_string(kMaxOutboxSystems) +
+                                        " systems were ever sent rows");
+    }
+    Result<Stmt> ins = Stmt::Prepare(db_, "INSERT INTO outbox_system_numbers(no, system) VALUES (?, ?)");
+    if (!ins.ok()) return ins.status();
+    ins->Bind(1, no).BindText(2, system);
+    Status s = ins->Run();
+    if (!s.ok()) return s;
+    numbers_.emplace(system, no);
+    return no;
   }
-  return no;
-}
+
+ private:
+  sqlite3* const db_;
+  bool loaded_ = false;
+  std::map<std::string, int64_t> numbers_;
+};
 
 int64_t OutboxRowId(uint64_t cause_seq, int64_t system_number) {
   return static_cast<int64_t>(cause_seq) * (kMaxOutboxSystems + 1) + system_number;
@@ -241,7 +257,7 @@ Status Outbox::EnqueueMany(sqlite3* db, std::span<const service::Change> changes
   };
   std::vector<Row> rows;
   rows.reserve(changes.size() * 2);
-  std::map<std::string_view, int64_t> numbers;  // of the systems rows go to
+  SystemNumbers numbers(db);
   for (const service::Change& change : changes) {
     if (change.seq > kMaxOutboxCauseSeq) {
       return Status::InvalidArgument("fan-out: cause seq out of range");
@@ -251,13 +267,9 @@ Status Outbox::EnqueueMany(sqlite3* db, std::span<const service::Change> changes
         if (!system.Receives(change.purpose) || id == change.origin_system) continue;
       }
       if (!change.target_system.empty() && id != change.target_system) continue;
-      auto [it, fresh] = numbers.try_emplace(id, 0);
-      if (fresh) {
-        Result<int64_t> no = SystemNumber(db, id);
-        if (!no.ok()) return no.status().WithContext("outbox system number");
-        it->second = *no;
-      }
-      rows.push_back({OutboxRowId(change.seq, it->second), &system, &change});
+      Result<int64_t> no = numbers.Of(id);
+      if (!no.ok()) return no.status().WithContext("outbox system number");
+      rows.push_back({OutboxRowId(change.seq, *no), &system, &change});
     }
   }
   if (rows.empty()) return Status::Ok();

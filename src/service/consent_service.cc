@@ -78,12 +78,8 @@ Status MigrateConsentEvents(sqlite3* db) {
   const bool old = q->Int(0) != 0;
   q->Reset();
   if (!old) return Status::Ok();
-  constexpr const char* kColumns = "seq, sid, purpose, outcome, reason, dedupe, evidence_record";
-  const std::string sql = std::string("ALTER TABLE consent_events RENAME TO consent_events_old;") + kSchema +
-                          "INSERT INTO consent_events(" + kColumns + ") SELECT " + kColumns +
-                          " FROM consent_events_old ORDER BY seq;"
-                          "DROP TABLE consent_events_old;";
-  return vault::Exec(db, sql.c_str());
+  return vault::RebuildTable(db, "consent_events", kSchema,
+                             "seq, sid, purpose, outcome, reason, dedupe, evidence_record", "seq");
 }
 
 bool IsToken(std::string_view s, size_t max) {

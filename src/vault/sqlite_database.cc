@@ -39,6 +39,14 @@ Status Exec(sqlite3* db, std::string_view sql) {
   return Status::Ok();
 }
 
+Status RebuildTable(sqlite3* db, std::string_view table, std::string_view schema, std::string_view columns,
+                    std::string_view order_by) {
+  const std::string t(table), old = t + "_old", cols(columns);
+  return Exec(db, "ALTER TABLE " + t + " RENAME TO " + old + ";" + std::string(schema) + "INSERT INTO " + t + "(" +
+                      cols + ") SELECT " + cols + " FROM " + old + " ORDER BY " + std::string(order_by) + ";" +
+                      "DROP TABLE " + old + ";");
+}
+
 ReadTransaction::ReadTransaction(sqlite3* db) {
   if (db == nullptr || !sqlite3_get_autocommit(db)) return;
   if (sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK) db_ = db;

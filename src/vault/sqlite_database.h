@@ -39,6 +39,15 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view what);
 // Runs one or more SQL statements without parameters.
 Status Exec(sqlite3* db, std::string_view sql);
 
+// Moves `table` to a new layout inside the caller's write transaction:
+// renames it to <table>_old, runs `schema` (which creates `table` in the new
+// layout and its indexes, "IF NOT EXISTS"), copies `columns` over in
+// `order_by` order, then drops the old table and with it its indexes (their
+// pages are overwritten where secure_delete is on). On failure the caller
+// rolls back and nothing has changed.
+Status RebuildTable(sqlite3* db, std::string_view table, std::string_view schema, std::string_view columns,
+                    std::string_view order_by);
+
 // One read transaction over many statements of one connection, for batch
 // reads (a bulk check probes 10,000 keys). Without it every statement runs
 // in its own implicit transaction, and each of those takes and drops the
