@@ -75,18 +75,13 @@ std::string EmailBaseInput(std::string_view canonical_email) {
 // and kSchema then builds the indexes on the new table. A no-op when the
 // table is missing or already has `id`.
 Status MigrateIdentifiersToRowid(sqlite3* db) {
-  Result<vault::Stmt> q = vault::Stmt::Prepare(
+  // Missing: 0 tables; already migrated: 1 table with an `id` column.
+  Result<int64_t> old = vault::ScalarInt(
       db,
-      "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'identity_identifiers'),"
-      " (SELECT count(*) FROM pragma_table_info('identity_identifiers') WHERE name = 'id')");
-  if (!q.ok()) return q.status();
-  Result<bool> row = q->Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return Status::Internal("schema query returned no row");
-  const bool exists = q->Int(0) != 0;
-  const bool has_id = q->Int(1) != 0;
-  q->Reset();
-  if (!exists || has_id) return Status::Ok();
+      "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'identity_identifiers')"
+      " - (SELECT count(*) FROM pragma_table_info('identity_identifiers') WHERE name = 'id')");
+  if (!old.ok()) return old.status();
+  if (*old == 0) return Status::Ok();
   return vault::RebuildTable(db, "identity_identifiers", kSchema,
                              "bidx, root_sid, owner_sid, kind, qualifier, key_id, sealed, base_bidx, created_ms",
                              "created_ms, bidx");

@@ -211,12 +211,13 @@ class SystemNumbers {
         if (!row.ok()) return row.status();
         if (!*row) break;
         numbers_.emplace(q->Text(0), q->Int(1));
+        largest_ = std::max(largest_, q->Int(1));
       }
       loaded_ = true;
     }
     auto it = numbers_.find(system);
     if (it != numbers_.end()) return it->second;
-    const int64_t no = numbers_.size() + 1;  // numbers are 1..n, none ever removed
+    const int64_t no = largest_ + 1;
     if (no > kMaxOutboxSystems) {
       return Status::FailedPrecondition("outbox: more than " + std::to_string(kMaxOutboxSystems) +
                                         " systems were ever sent rows");
@@ -227,12 +228,14 @@ class SystemNumbers {
     Status s = ins->Run();
     if (!s.ok()) return s;
     numbers_.emplace(system, no);
+    largest_ = no;
     return no;
   }
 
  private:
   sqlite3* const db_;
   bool loaded_ = false;
+  int64_t largest_ = 0;
   std::map<std::string, int64_t> numbers_;
 };
 

@@ -68,16 +68,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS consent_events_by_subject ON consent_events(si
 // dropped (their pages are overwritten: secure_delete is on). A no-op when
 // the table is missing or already migrated.
 Status MigrateConsentEvents(sqlite3* db) {
-  Result<vault::Stmt> q = vault::Stmt::Prepare(
+  Result<int64_t> old = vault::ScalarInt(
       db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'consent_events'"
           " AND name IN ('sqlite_autoindex_consent_events_1', 'consent_events_by_sid')");
-  if (!q.ok()) return q.status();
-  Result<bool> row = q->Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return Status::Internal("schema query returned no row");
-  const bool old = q->Int(0) != 0;
-  q->Reset();
-  if (!old) return Status::Ok();
+  if (!old.ok()) return old.status();
+  if (*old == 0) return Status::Ok();
   return vault::RebuildTable(db, "consent_events", kSchema,
                              "seq, sid, purpose, outcome, reason, dedupe, evidence_record", "seq");
 }
@@ -1187,18 +1182,19 @@ void ConsentService::WriteRun(PreparedRun& run, std::vector<Result<RecordResult>
     if (!run.entries->ok()) {
       s = run.entries->status();
     } else {
-      s = writer_.WriteChecked(std::move(**run.entries), [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) -> Status {
-      RowWriter w(db, fan_out_, now);
-      for (size_t i = 0; i < pending.size(); ++i) {
-        Status ws = w.Write(pending[i], appended[i].seq);
-        if (!ws.ok()) return ws;
-      }
-      Status fs = w.Finish();
-      if (!fs.ok()) return fs;
-      seqs.clear();
-      for (const ledger::AppendedEntry& a : appended) seqs.push_back(a.seq);
-      return Status::Ok();
-    });
+      s = writer_.WriteChecked(std::move(**run.entries),
+                               [&](sqlite3* db, std::span<const ledger::AppendedEntry> appended) -> Status {
+                                 RowWriter w(db, fan_out_, now);
+                                 for (size_t i = 0; i < pending.size(); ++i) {
+                                   Status ws = w.Write(pending[i], appended[i].seq);
+                                   if (!ws.ok()) return ws;
+                                 }
+                                 Status fs = w.Finish();
+                                 if (!fs.ok()) return fs;
+                                 seqs.clear();
+                                 for (const ledger::AppendedEntry& a : appended) seqs.push_back(a.seq);
+                                 return Status::Ok();
+                               });
     }
   }
   run.locks.clear();  // durable (or failed): the subjects' next events may go

@@ -39,6 +39,15 @@ Status Exec(sqlite3* db, std::string_view sql) {
   return Status::Ok();
 }
 
+Result<int64_t> ScalarInt(sqlite3* db, std::string_view sql) {
+  Result<Stmt> q = Stmt::Prepare(db, sql);
+  if (!q.ok()) return q.status();
+  Result<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::Internal("query returned no row");
+  return q->Int(0);
+}
+
 Status RebuildTable(sqlite3* db, std::string_view table, std::string_view schema, std::string_view columns,
                     std::string_view order_by) {
   const std::string t(table), old = t + "_old", cols(columns);

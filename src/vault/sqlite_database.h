@@ -39,6 +39,10 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view what);
 // Runs one or more SQL statements without parameters.
 Status Exec(sqlite3* db, std::string_view sql);
 
+// The first column of the one row `sql` returns, as an integer (a count,
+// a flag). Fails when the statement fails or returns no row.
+Result<int64_t> ScalarInt(sqlite3* db, std::string_view sql);
+
 // Moves `table` to a new layout inside the caller's write transaction:
 // renames it to <table>_old, runs `schema` (which creates `table` in the new
 // layout and its indexes, "IF NOT EXISTS"), copies `columns` over in
